@@ -1,0 +1,30 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from accounts.api import KeyAccountViewSet
+from planning.api import RegionViewSet, UserViewSet
+from stores.api import MarketShareViewSet, StoreViewSet, StoreVisitViewSet
+
+from .auth import ObtainTokenView
+
+router = DefaultRouter()
+router.register("users", UserViewSet, basename="user")
+router.register("regions", RegionViewSet, basename="region")
+router.register("accounts", KeyAccountViewSet, basename="account")
+router.register("stores", StoreViewSet, basename="store")
+router.register("visits", StoreVisitViewSet, basename="visit")
+router.register("market-shares", MarketShareViewSet, basename="market-share")
+
+urlpatterns = [
+    path("api/v1/auth/token/", ObtainTokenView.as_view(), name="api-token"),
+    path("api/v1/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("stores.urls")),
+]

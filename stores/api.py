@@ -1,0 +1,261 @@
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+
+from accounts.models import KeyAccount
+from kacrm.permissions import ReadAnyWriteByRole
+from planning.models import Region, Role, User
+
+from . import services
+from .models import MarketShare, Store, StoreVisit
+
+MAX_BULK = 5000
+
+
+class StoreSerializer(serializers.ModelSerializer):
+    account = serializers.SlugRelatedField(slug_field="code", queryset=KeyAccount.objects.all(), allow_null=True, required=False)
+    region = serializers.SlugRelatedField(slug_field="code", queryset=Region.objects.all())
+    rep = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.filter(role=Role.SALES_MANAGER), allow_null=True, required=False
+    )
+    closed_weekdays = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=6), max_length=6, required=False
+    )
+
+    class Meta:
+        model = Store
+        fields = [
+            "code", "name", "account", "region", "format", "floor_area_m2", "checkouts", "open_24h", "shelves",
+            "closed_weekdays", "rep", "address", "latitude", "longitude", "active",
+        ]
+
+    def validate_closed_weekdays(self, value):
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError(_("Each weekday may appear only once."))
+        return sorted(value)
+
+
+class StoreFilter(filters.FilterSet):
+    region = filters.CharFilter(field_name="region__code")
+    account = filters.CharFilter(field_name="account__code")
+    rep = filters.CharFilter(field_name="rep__username")
+    country = filters.CharFilter(field_name="region__country")
+
+    class Meta:
+        model = Store
+        fields = ["region", "account", "rep", "country", "format", "active"]
+
+
+class StoreViewSet(viewsets.ModelViewSet):
+    serializer_class = StoreSerializer
+    permission_classes = [ReadAnyWriteByRole]
+    write_roles = ()
+    lookup_field = "code"
+    filterset_class = StoreFilter
+
+    def get_queryset(self):
+        return Store.objects.visible_to(self.request.user).select_related("account", "region", "rep").order_by("code")
+
+
+class VisibleStoreField(serializers.SlugRelatedField):
+    """A store code the caller may log visits for; anything else reads as unknown (no existence leak)."""
+
+    default_error_messages = {
+        "does_not_exist": _("Unknown store code “{value}”, or not a store you may log visits for."),
+        "invalid": _("Give the store code as text."),
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="code", **kwargs)
+
+    def get_queryset(self):
+        return Store.objects.visible_to(self.context["request"].user).filter(active=True)
+
+
+class StoreVisitSerializer(serializers.ModelSerializer):
+    store = VisibleStoreField()
+    rep = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    notes = serializers.CharField(max_length=2000, allow_blank=True, required=False)
+
+    class Meta:
+        model = StoreVisit
+        fields = [
+            "id", "store", "date", "total_sales", "own_sales", "display_ok", "promotion_ok", "staff_ok",
+            "notes", "rep", "suspect", "created_at", "updated_at",
+        ]
+        read_only_fields = ["suspect", "created_at", "updated_at"]
+        validators = []  # (store, date) uniqueness is the database's job; see services.log_visit
+
+    def validate(self, attrs):
+        if self.instance is not None and "store" in attrs and attrs["store"] != self.instance.store:
+            raise serializers.ValidationError({"store": [_("A visit cannot move to another store; delete it and log a new one.")]})
+        return attrs
+
+
+class BulkVisitItemSerializer(serializers.Serializer):
+    """One item of a bulk batch; the store code is resolved for the whole batch at once."""
+
+    store = serializers.CharField(max_length=32)
+    date = serializers.DateField()
+    total_sales = serializers.IntegerField(min_value=0, max_value=10_000_000)
+    own_sales = serializers.IntegerField(min_value=0, max_value=10_000_000)
+    display_ok = serializers.BooleanField(allow_null=True, required=False, default=None)
+    promotion_ok = serializers.BooleanField(allow_null=True, required=False, default=None)
+    staff_ok = serializers.BooleanField(allow_null=True, required=False, default=None)
+    notes = serializers.CharField(max_length=2000, allow_blank=True, required=False, default="")
+
+    def validate(self, attrs):
+        errors = {}
+        stores = self.context["stores"]
+        if attrs["store"] not in stores:
+            errors["store"] = [_("Unknown store code “%(code)s”, or not a store you may log visits for.") % {"code": attrs["store"]}]
+        if attrs["date"] > self.context["today"]:
+            errors["date"] = [_("The date cannot be in the future.")]
+        if attrs["own_sales"] > attrs["total_sales"]:
+            errors["own_sales"] = [
+                _("Our sales (%(own)s) cannot exceed the total category sales (%(total)s).")
+                % {"own": attrs["own_sales"], "total": attrs["total_sales"]}
+            ]
+        if errors:
+            raise serializers.ValidationError(errors)
+        attrs["store"] = stores[attrs["store"]]
+        return attrs
+
+
+class StoreVisitFilter(filters.FilterSet):
+    store = filters.CharFilter(field_name="store__code")
+    region = filters.CharFilter(field_name="store__region__code")
+    rep = filters.CharFilter(field_name="rep__username")
+    date = filters.DateFromToRangeFilter()
+    suspect = filters.BooleanFilter()
+
+    class Meta:
+        model = StoreVisit
+        fields = ["store", "region", "rep", "date", "suspect"]
+
+
+class StoreVisitViewSet(viewsets.ModelViewSet):
+    """Store visits. Reps log their own stores, supervisors their regions'; KA managers read."""
+
+    serializer_class = StoreVisitSerializer
+    permission_classes = [ReadAnyWriteByRole]
+    write_roles = (Role.SALES_MANAGER, Role.SUPERVISOR)
+    filterset_class = StoreVisitFilter
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return (
+            StoreVisit.objects.visible_to(self.request.user)
+            .select_related("store", "rep")
+            .order_by("-date", "store__code")
+        )
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = services.log_visit(user=self.request.user, **data)
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        data.pop("store", None)
+        serializer.instance = services.correct_visit(visit=serializer.instance, **data)
+
+    @extend_schema(
+        request=BulkVisitItemSerializer(many=True),
+        responses={200: inline_serializer("BulkResult", {"created": serializers.IntegerField(), "updated": serializers.IntegerField()})},
+    )
+    @action(detail=False, methods=["post"])
+    def bulk(self, request):
+        """Upsert up to 5000 visits on (store, date), all or nothing."""
+        items = request.data
+        if not isinstance(items, list):
+            return Response({"non_field_errors": [_("Send a JSON list of visits.")]}, status=status.HTTP_400_BAD_REQUEST)
+        if not items:
+            return Response({"non_field_errors": [_("The batch is empty.")]}, status=status.HTTP_400_BAD_REQUEST)
+        if len(items) > MAX_BULK:
+            return Response(
+                {"non_field_errors": [_("At most %(max)s visits per batch; this one has %(n)s.") % {"max": MAX_BULK, "n": len(items)}]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        codes = {item.get("store") for item in items if isinstance(item, dict) and isinstance(item.get("store"), str)}
+        stores = {
+            s.code: s
+            for s in Store.objects.visible_to(request.user).filter(active=True, code__in=codes).only("id", "code", "rep_id")
+        }
+        context = {"stores": stores, "today": timezone.localdate()}
+        valid, errors, seen = [], [], {}
+        for index, item in enumerate(items):
+            item_serializer = BulkVisitItemSerializer(data=item, context=context)
+            if not item_serializer.is_valid():
+                errors.append({"index": index, "errors": item_serializer.errors})
+                continue
+            key = (item_serializer.validated_data["store"].pk, item_serializer.validated_data["date"])
+            if key in seen:
+                errors.append({"index": index, "errors": {"date": [_("Same store and day as item %(i)s.") % {"i": seen[key]}]}})
+                continue
+            seen[key] = index
+            valid.append(item_serializer.validated_data)
+        if errors:
+            return Response({"errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+        created, updated = services.upsert_visits(user=request.user, visits=valid)
+        return Response({"created": created, "updated": updated})
+
+
+class MarketShareSerializer(serializers.ModelSerializer):
+    region = serializers.SlugRelatedField(slug_field="code", queryset=Region.objects.all(), allow_null=True, required=False)
+    share = serializers.FloatField()
+
+    class Meta:
+        model = MarketShare
+        fields = ["id", "country", "region", "period_start", "period_end", "share", "source"]
+
+    def validate_share(self, value):
+        if not 0 < value < 1:
+            raise serializers.ValidationError(_("The share is a fraction strictly between 0 and 1 (0.25 = 25%)."))
+        return value
+
+    def validate_country(self, value):
+        value = value.upper()
+        if len(value) != 2 or not value.isalpha():
+            raise serializers.ValidationError(_("Use a two-letter ISO 3166-1 country code, such as CN or ES."))
+        return value
+
+    def validate(self, attrs):
+        start = attrs.get("period_start", getattr(self.instance, "period_start", None))
+        end = attrs.get("period_end", getattr(self.instance, "period_end", None))
+        if start and end and end < start:
+            raise serializers.ValidationError({"period_end": [_("The period cannot end before it starts.")]})
+        region = attrs.get("region", getattr(self.instance, "region", None))
+        country = attrs.get("country", getattr(self.instance, "country", None))
+        if region and country and region.country != country:
+            raise serializers.ValidationError(
+                {"region": [_("Region %(code)s is in %(country)s.") % {"code": region.code, "country": region.country}]}
+            )
+        return attrs
+
+
+class MarketShareFilter(filters.FilterSet):
+    region = filters.CharFilter(field_name="region__code")
+    valid_on = filters.DateFilter(method="filter_valid_on")
+
+    class Meta:
+        model = MarketShare
+        fields = ["country", "region"]
+
+    def filter_valid_on(self, queryset, name, value):
+        return queryset.valid_on(value)
+
+
+class MarketShareViewSet(viewsets.ModelViewSet):
+    serializer_class = MarketShareSerializer
+    permission_classes = [ReadAnyWriteByRole]
+    write_roles = ()
+    filterset_class = MarketShareFilter
+
+    def get_queryset(self):
+        return MarketShare.objects.visible_to(self.request.user).select_related("region").order_by("country", "region__code", "-period_start", "id")

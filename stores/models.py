@@ -1,0 +1,221 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from planning.models import Role
+
+MAX_DAILY_UNITS = 10_000_000  # far above any store's day; keeps sums inside 64-bit and typos out
+
+
+def scope_q(user, prefix: str = "") -> Q | None:
+    """The stores a user may see, as a Q on the store reached through `prefix`; None means all."""
+    if user.sees_everything:
+        return None
+    role = user.role
+    if role == Role.SALES_MANAGER:
+        return Q(**{f"{prefix}rep": user})
+    if role == Role.SUPERVISOR:
+        return Q(**{f"{prefix}region__supervisors": user})
+    if role == Role.KA_MANAGER:
+        return Q(**{f"{prefix}account__owner": user})
+    return Q(pk__in=[])
+
+
+def validate_weekdays(value):
+    if not isinstance(value, list) or any(not isinstance(d, int) or isinstance(d, bool) for d in value):
+        raise ValidationError(_("Give a list of weekday numbers (0 = Monday ... 6 = Sunday)."))
+    if any(d < 0 or d > 6 for d in value):
+        raise ValidationError(_("Weekdays go from 0 (Monday) to 6 (Sunday)."))
+    if len(set(value)) != len(value):
+        raise ValidationError(_("Each weekday may appear only once."))
+    if len(value) == 7:
+        raise ValidationError(_("A store cannot be closed every day of the week."))
+
+
+class StoreQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        if not user.is_authenticated:
+            return self.none()
+        q = scope_q(user)
+        return self.all() if q is None else self.filter(q)
+
+    def active(self):
+        return self.filter(active=True)
+
+
+class Store(models.Model):
+    class Format(models.TextChoices):
+        HYPERMARKET = "hypermarket", _("Hypermarket")
+        LARGE = "large", _("Large")
+        MEDIUM = "medium", _("Medium")
+        SMALL = "small", _("Small")
+
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    account = models.ForeignKey(
+        "accounts.KeyAccount", verbose_name=_("account"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="stores",
+    )
+    region = models.ForeignKey("planning.Region", verbose_name=_("region"), on_delete=models.PROTECT, related_name="stores")
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    latitude = models.FloatField(
+        _("latitude"), null=True, blank=True, validators=[MinValueValidator(-90), MaxValueValidator(90)]
+    )
+    longitude = models.FloatField(
+        _("longitude"), null=True, blank=True, validators=[MinValueValidator(-180), MaxValueValidator(180)]
+    )
+    format = models.CharField(_("format"), max_length=12, choices=Format.choices, blank=True)
+    floor_area_m2 = models.FloatField(_("floor area (m²)"), null=True, blank=True, validators=[MinValueValidator(0)])
+    checkouts = models.PositiveIntegerField(_("checkouts"), null=True, blank=True)
+    open_24h = models.BooleanField(_("open 24 hours"), null=True, blank=True)
+    shelves = models.PositiveIntegerField(_("shelves of the category"), null=True, blank=True)
+    closed_weekdays = models.JSONField(
+        _("closed weekdays"), default=list, blank=True, validators=[validate_weekdays],
+        help_text=_("0 = Monday ... 6 = Sunday"),
+    )
+    rep = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("sales manager"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="stores", limit_choices_to={"role": Role.SALES_MANAGER},
+    )
+    active = models.BooleanField(_("active"), default=True)
+
+    objects = StoreQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("store")
+        verbose_name_plural = _("stores")
+        constraints = [
+            models.CheckConstraint(condition=Q(floor_area_m2__gte=0), name="store_floor_area_not_negative"),
+            models.CheckConstraint(condition=Q(latitude__gte=-90, latitude__lte=90), name="store_latitude_range"),
+            models.CheckConstraint(condition=Q(longitude__gte=-180, longitude__lte=180), name="store_longitude_range"),
+        ]
+
+    def __str__(self):
+        return f"{self.code} {self.name}"
+
+    def share_since(self, day, days: int = 28):
+        """Own / total over the valid days in (day - days, day], with the number of such days."""
+        totals = self.visits.valid().filter(date__gt=day - timedelta(days=days), date__lte=day).aggregate(
+            own=Sum("own_sales"), total=Sum("total_sales"), days=models.Count("id")
+        )
+        share = totals["own"] / totals["total"] if totals["total"] else None
+        return share, totals["days"]
+
+
+class StoreVisitQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        if not user.is_authenticated:
+            return self.none()
+        q = scope_q(user, "store__")
+        return self.all() if q is None else self.filter(q)
+
+    def valid(self):
+        """Visits that count in the analytics: sales recorded and not an unconfirmed suspect."""
+        return self.filter(total_sales__gt=0).exclude(suspect=True, suspect_confirmed=False)
+
+
+class StoreVisit(models.Model):
+    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.CASCADE, related_name="visits")
+    date = models.DateField(_("date"))
+    rep = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("sales manager"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="visits",
+    )
+    total_sales = models.IntegerField(
+        _("total category sales (units, all brands)"), validators=[MinValueValidator(0), MaxValueValidator(MAX_DAILY_UNITS)]
+    )
+    own_sales = models.IntegerField(
+        _("our sales (units)"), validators=[MinValueValidator(0), MaxValueValidator(MAX_DAILY_UNITS)]
+    )
+    display_ok = models.BooleanField(_("display OK"), null=True, blank=True)
+    promotion_ok = models.BooleanField(_("promotion OK"), null=True, blank=True)
+    staff_ok = models.BooleanField(_("staff OK"), null=True, blank=True)
+    notes = models.TextField(_("notes"), blank=True, max_length=2000)
+    suspect = models.BooleanField(_("suspect"), default=False, help_text=_("Flagged by the latest analytics run."))
+    suspect_confirmed = models.BooleanField(_("suspect confirmed"), default=False)
+    suspect_confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("confirmed by"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = StoreVisitQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-date", "store_id"]
+        verbose_name = _("store visit")
+        verbose_name_plural = _("store visits")
+        constraints = [
+            models.UniqueConstraint(fields=["store", "date"], name="one_visit_per_store_and_day"),
+            models.CheckConstraint(condition=Q(own_sales__gte=0), name="visit_own_sales_not_negative"),
+            models.CheckConstraint(condition=Q(own_sales__lte=F("total_sales")), name="visit_own_within_total"),
+        ]
+        indexes = [models.Index(fields=["date"], name="visit_date_idx")]
+
+    def __str__(self):
+        return f"{self.store_id} {self.date}"
+
+    def clean(self):
+        errors = {}
+        if self.date and self.date > timezone.localdate():
+            errors["date"] = _("The date cannot be in the future.")
+        if self.total_sales is not None and self.own_sales is not None and self.own_sales > self.total_sales:
+            errors["own_sales"] = _("Our sales (%(own)s) cannot exceed the total category sales (%(total)s).") % {
+                "own": self.own_sales, "total": self.total_sales,
+            }
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def share(self):
+        return self.own_sales / self.total_sales if self.total_sales else None
+
+
+class MarketShareQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        # Market shares are reference figures every signed-in role compares against.
+        return self.all() if user.is_authenticated else self.none()
+
+    def valid_on(self, day):
+        return self.filter(period_start__lte=day, period_end__gte=day)
+
+    def for_store(self, store, day):
+        """The §3.5 market share of a store on `day`: region row, else country row (latest start wins)."""
+        rows = self.valid_on(day).filter(Q(region=store.region_id) | Q(region__isnull=True, country=store.region.country))
+        best = sorted(rows, key=lambda r: (r.region_id is not None, r.period_start), reverse=True)
+        return best[0] if best else None
+
+
+class MarketShare(models.Model):
+    country = models.CharField(_("country"), max_length=2)
+    region = models.ForeignKey(
+        "planning.Region", verbose_name=_("region"), null=True, blank=True,
+        on_delete=models.CASCADE, related_name="market_shares", help_text=_("Empty for the whole country."),
+    )
+    period_start = models.DateField(_("period start"))
+    period_end = models.DateField(_("period end"))
+    share = models.FloatField(_("share"), help_text=_("Our market share, between 0 and 1 (0.25 = 25%)."))
+    source = models.CharField(_("source"), max_length=200, blank=True)
+
+    objects = MarketShareQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["country", "region_id", "-period_start"]
+        verbose_name = _("market share")
+        verbose_name_plural = _("market shares")
+        constraints = [
+            models.CheckConstraint(condition=Q(share__gt=0, share__lt=1), name="market_share_between_0_and_1"),
+            models.CheckConstraint(condition=Q(period_end__gte=F("period_start")), name="market_share_period_order"),
+            models.CheckConstraint(condition=Q(country__regex=r"^[A-Z]{2}$"), name="market_share_country_iso_alpha2"),
+        ]
+
+    def __str__(self):
+        return f"{self.country}/{self.region_id or '*'} {self.period_start}–{self.period_end}: {self.share:.1%}"

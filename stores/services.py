@@ -1,0 +1,98 @@
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework.exceptions import ValidationError
+
+from .models import StoreVisit
+
+VISIT_FIGURES = ["total_sales", "own_sales", "display_ok", "promotion_ok", "staff_ok", "notes"]
+# 1000 rows x 13 columns = 13,000 parameters: under SQLite's 32,766 and PostgreSQL's 65,535 limits.
+UPSERT_CHUNK = 1000
+
+
+def rep_for(*, user, store):
+    """The sales manager a visit is credited to: the writer when a rep, else the store's rep."""
+    return user if user.is_sales_manager else store.rep
+
+
+@transaction.atomic
+def log_visit(*, user, store, date, **figures) -> StoreVisit:
+    """Create the visit of `store` on `date`; a second one for the same day is a validation error."""
+    visit = StoreVisit(store=store, date=date, rep=rep_for(user=user, store=store), **figures)
+    _validate(visit)
+    try:
+        with transaction.atomic():
+            visit.save()
+    except IntegrityError:
+        raise ValidationError(
+            {"date": [_("A visit for this store on %(date)s already exists; correct it instead.") % {"date": date}]}
+        )
+    return visit
+
+
+@transaction.atomic
+def correct_visit(*, visit: StoreVisit, **changes) -> StoreVisit:
+    """Apply corrections to a visit; a changed total clears an earlier suspect confirmation."""
+    if "total_sales" in changes and changes["total_sales"] != visit.total_sales:
+        visit.suspect_confirmed = False
+        visit.suspect_confirmed_by = None
+    for field, value in changes.items():
+        setattr(visit, field, value)
+    _validate(visit)
+    try:
+        with transaction.atomic():
+            visit.save()
+    except IntegrityError:
+        raise ValidationError({"date": [_("Another visit of this store already exists on that day.")]})
+    return visit
+
+
+def _validate(visit: StoreVisit) -> None:
+    # Field rules and model.clean(); relations were checked by the caller (scoped lookups).
+    visit.clean_fields(exclude=["store", "rep", "suspect_confirmed_by"])
+    visit.clean()
+
+
+def _upsert_sql(rows: int) -> str:
+    table = StoreVisit._meta.db_table
+    columns = ["store_id", "date", "rep_id", *VISIT_FIGURES, "suspect", "suspect_confirmed", "created_at", "updated_at"]
+    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    changed = " OR ".join(f"{table}.{c} IS DISTINCT FROM excluded.{c}" for c in VISIT_FIGURES)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in VISIT_FIGURES)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([placeholders] * rows)} "
+        f"ON CONFLICT (store_id, date) DO UPDATE SET {updates}, updated_at = excluded.updated_at, "
+        f"suspect_confirmed = CASE WHEN {table}.total_sales = excluded.total_sales "
+        f"THEN {table}.suspect_confirmed ELSE FALSE END "
+        f"WHERE {changed} "
+        f"RETURNING created_at = updated_at"
+    )
+
+
+@transaction.atomic
+def upsert_visits(*, user, visits: list[dict]) -> tuple[int, int]:
+    """Insert or update visits keyed on (store, date) in one statement per chunk; returns (created, updated).
+
+    `visits` are validated dicts with a `store` instance. Unchanged rows are left alone, so
+    re-sending a batch reports (0, 0). The unique constraint decides what exists: no lookup per row.
+    """
+    now = timezone.now()
+    created = updated = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(visits), UPSERT_CHUNK):
+            chunk = visits[start : start + UPSERT_CHUNK]
+            params = []
+            for v in chunk:
+                rep_id = user.pk if user.is_sales_manager else v["store"].rep_id
+                params += [
+                    v["store"].pk, v["date"], rep_id,
+                    v["total_sales"], v["own_sales"], v.get("display_ok"), v.get("promotion_ok"),
+                    v.get("staff_ok"), v.get("notes", ""), False, False, now, now,
+                ]
+            cursor.execute(_upsert_sql(len(chunk)), params)
+            for (inserted,) in cursor.fetchall():
+                if inserted:
+                    created += 1
+                else:
+                    updated += 1
+    return created, updated

@@ -1,0 +1,52 @@
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import AnalystFactory, RegionFactory, RepFactory, StoreFactory, SupervisorFactory
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def region():
+    return RegionFactory(code="north", country="CN")
+
+
+@pytest.fixture
+def rep(region):
+    return RepFactory(username="rep1", region=region)
+
+
+@pytest.fixture
+def other_rep(region):
+    return RepFactory(username="rep2", region=region)
+
+
+@pytest.fixture
+def supervisor(region):
+    sup = SupervisorFactory(username="sup1")
+    region.supervisors.add(sup)
+    return sup
+
+
+@pytest.fixture
+def analyst():
+    return AnalystFactory(username="analyst")
+
+
+@pytest.fixture
+def my_store(rep, region):
+    return StoreFactory(code="mine", rep=rep, region=region)
+
+
+@pytest.fixture
+def their_store(other_rep, region):
+    return StoreFactory(code="theirs", rep=other_rep, region=region)
+
+
+def client_for(user):
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
