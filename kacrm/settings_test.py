@@ -5,3 +5,9 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"login": "1000/min"}}  # noqa: F405
 LANGUAGE_CODE = "en"
+WHITENOISE_AUTOREFRESH = True  # serve from the finders; no collectstatic needed in tests
+WHITENOISE_USE_FINDERS = True
+# Tests run tasks in-process; the tests that need a real worker (tests/test_celery_worker.py) switch it off.
+CELERY_TASK_ALWAYS_EAGER = True
+if REDIS_URL:  # noqa: F405
+    CACHES = {"default": {**CACHES["default"], "KEY_PREFIX": "kacrm-test"}}  # noqa: F405

@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
@@ -9,6 +8,7 @@ from planning.api import RegionViewSet, UserViewSet
 from stores.api import MarketShareViewSet, StoreViewSet, StoreVisitViewSet
 
 from .auth import ObtainTokenView
+from .views import healthz
 
 router = DefaultRouter()
 router.register("users", UserViewSet, basename="user")
@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("stores.urls")),

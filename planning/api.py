@@ -1,6 +1,7 @@
 from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django_filters import rest_framework as filters
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.permissions import IsAdminUser
 
 from kacrm.permissions import ReadAnyWriteByRole
@@ -22,7 +23,10 @@ class UserSerializer(serializers.ModelSerializer):
         password = attrs.get("password")
         if password:
             candidate = self.instance or User(username=attrs.get("username", ""), email=attrs.get("email", ""))
-            validate_password(password, candidate)
+            try:
+                validate_password(password, candidate)
+            except DjangoValidationError as error:
+                raise serializers.ValidationError({"password": list(error.messages)})
         return attrs
 
     def create(self, validated_data):

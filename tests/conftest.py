@@ -50,3 +50,12 @@ def client_for(user):
     client = APIClient()
     client.force_authenticate(user)
     return client
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counters and cached figures never leak from one test into the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

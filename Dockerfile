@@ -1,0 +1,9 @@
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY . .
+RUN DJANGO_SECRET_KEY=collectstatic DJANGO_DEBUG=0 python manage.py collectstatic --noinput
+EXPOSE 8000
+CMD ["gunicorn", "kacrm.wsgi", "-b", "0.0.0.0:8000", "-w", "3"]
