@@ -9,4 +9,7 @@ app = Celery("kacrm")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-app.conf.beat_schedule = {}
+app.conf.beat_schedule = {
+    # 02:30, after the day's visits are in: scores yesterday (SPEC §8).
+    "nightly-recompute": {"task": "analytics.tasks.recompute_task", "schedule": crontab(hour=2, minute=30)},
+}

@@ -158,7 +158,11 @@ class StoreVisit(models.Model):
             models.CheckConstraint(condition=Q(own_sales__gte=0), name="visit_own_sales_not_negative"),
             models.CheckConstraint(condition=Q(own_sales__lte=F("total_sales")), name="visit_own_within_total"),
         ]
-        indexes = [models.Index(fields=["date"], name="visit_date_idx")]
+        indexes = [
+            models.Index(fields=["date"], name="visit_date_idx"),
+            # The latest run's suspects are few; a partial index finds them without a table scan.
+            models.Index(fields=["store"], condition=Q(suspect=True), name="visit_suspect_idx"),
+        ]
 
     def __str__(self):
         return f"{self.store_id} {self.date}"

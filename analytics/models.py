@@ -1,0 +1,188 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import OuterRef, Q, Subquery
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import KeyAccount
+from stores.models import Store, scope_q
+
+
+class Zone(models.TextChoices):
+    UNCLASSIFIED = "unclassified", _("Unclassified")
+    MAINTENANCE = "maintenance", _("Maintenance")
+    ATTACK = "attack", _("Attack")
+    DEFEND = "defend", _("Defend")
+
+
+class AnalyticsSettings(models.Model):
+    """The parameters of §3-§5 the analysts tune; one row. Each run keeps a copy of what it used."""
+
+    params = models.JSONField(_("parameters"), default=dict, blank=True,
+                              help_text=_("Only the values that differ from the defaults are needed."))
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", verbose_name=_("updated by"))
+
+    class Meta:
+        verbose_name = _("analytics parameters")
+        verbose_name_plural = _("analytics parameters")
+
+    def __str__(self):
+        return str(_("Analytics parameters"))
+
+    @classmethod
+    def current(cls):
+        from .computations import Params
+
+        row = cls.objects.first()
+        return Params.from_dict(row.params if row else {})
+
+
+class AnalyticsRunQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        return self.all() if user.is_authenticated and user.sees_everything else self.none()
+
+
+class AnalyticsRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+
+    as_of = models.DateField(_("as of"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    params = models.JSONField(_("parameters"), default=dict)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+", verbose_name=_("requested by"))
+    created_at = models.DateTimeField(_("queued"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    timings = models.JSONField(_("timings (s)"), default=dict, blank=True)
+    counts = models.JSONField(_("counts"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    objects = AnalyticsRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("analytics run")
+        verbose_name_plural = _("analytics runs")
+        constraints = [
+            # The lock: at most one run computes at a time, on SQLite and PostgreSQL alike.
+            models.UniqueConstraint(fields=["status"], condition=Q(status="running"), name="one_running_analytics_run"),
+        ]
+
+    def __str__(self):
+        return f"{self.as_of} {self.status}"
+
+
+class StoreScoreQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        if not user.is_authenticated:
+            return self.none()
+        q = scope_q(user, "store__")
+        return self.all() if q is None else self.filter(q)
+
+    def latest(self, as_of=None):
+        """The rows of `as_of`, or of the latest day scored."""
+        if as_of is None:
+            as_of = StoreScore.objects.aggregate(last=models.Max("as_of"))["last"]
+        return self.filter(as_of=as_of)
+
+
+class StoreScore(models.Model):
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="scores", verbose_name=_("store"))
+    as_of = models.DateField(_("as of"))
+    obs_days = models.PositiveIntegerField(_("valid days"))
+    observed = models.BooleanField(_("observed"))
+    p_obs = models.FloatField(_("observed potential"), null=True)
+    p_model = models.FloatField(_("modelled potential"), null=True)
+    extrapolated = models.BooleanField(_("extrapolated"), default=False)
+    potential = models.FloatField(_("potential"), null=True)
+    potential_source = models.CharField(_("potential source"), max_length=12)
+    own_annual = models.FloatField(_("own sales (annual)"))
+    wallet_share = models.FloatField(_("wallet share"), null=True)
+    market_share = models.FloatField(_("market share"), null=True)
+    market_share_source = models.CharField(_("market share source"), max_length=8, blank=True)
+    key_potential = models.BooleanField(_("key potential"))
+    zone = models.CharField(_("zone"), max_length=12, choices=Zone.choices)
+    abc = models.CharField("ABC", max_length=1)
+    xyz = models.CharField("XYZ", max_length=1)
+    trad_ka = models.BooleanField(_("traditional KA"))
+    missed_attack = models.BooleanField(_("missed attack"))
+    false_ka = models.BooleanField(_("false KA"))
+    recency = models.IntegerField(_("days since last purchase"), null=True)
+    customer_status = models.CharField(_("customer status"), max_length=8)
+
+    objects = StoreScoreQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["as_of", "store_id"]
+        verbose_name = _("store score")
+        verbose_name_plural = _("store scores")
+        constraints = [models.UniqueConstraint(fields=["store", "as_of"], name="one_score_per_store_and_day")]
+        indexes = [models.Index(fields=["as_of", "zone"], name="storescore_asof_zone_idx")]
+
+
+class AccountScoreQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(account__in=KeyAccount.objects.visible_to(user).values("pk"))
+
+    def latest(self, as_of=None):
+        if as_of is None:
+            as_of = AccountScore.objects.aggregate(last=models.Max("as_of"))["last"]
+        return self.filter(as_of=as_of)
+
+
+class AccountScore(models.Model):
+    account = models.ForeignKey(KeyAccount, on_delete=models.CASCADE, related_name="scores", verbose_name=_("account"))
+    as_of = models.DateField(_("as of"))
+    potential = models.FloatField(_("potential"), null=True)
+    own_annual = models.FloatField(_("own sales (annual)"), null=True)
+    wallet_share = models.FloatField(_("wallet share"), null=True)
+    active_stores = models.PositiveIntegerField(_("active stores"))
+    known_stores = models.PositiveIntegerField(_("stores with known potential"))
+    coverage = models.FloatField(_("coverage"), null=True)
+    market_share = models.FloatField(_("market share"), null=True)
+    market_share_source = models.CharField(_("market share source"), max_length=8, blank=True)
+    key_potential = models.BooleanField(_("key potential"))
+    zone = models.CharField(_("zone"), max_length=12, choices=Zone.choices)
+    abc = models.CharField("ABC", max_length=1)
+    trad_ka = models.BooleanField(_("traditional KA"))
+    missed_attack = models.BooleanField(_("missed attack"))
+    false_ka = models.BooleanField(_("false KA"))
+    lifeblood = models.BooleanField(_("lifeblood suggested"))
+    tier = models.CharField(_("tier"), max_length=3, blank=True)
+
+    objects = AccountScoreQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["as_of", "account_id"]
+        verbose_name = _("account score")
+        verbose_name_plural = _("account scores")
+        constraints = [models.UniqueConstraint(fields=["account", "as_of"], name="one_score_per_account_and_day")]
+
+
+class PotentialModelFit(models.Model):
+    as_of = models.DateField(_("as of"), unique=True)
+    n = models.PositiveIntegerField("n")
+    m = models.PositiveIntegerField(_("predictors"))
+    r2 = models.FloatField("R²", null=True)
+    r2_adj = models.FloatField(_("adjusted R²"), null=True)
+    rmse = models.FloatField("RMSE", null=True)
+    press_r2 = models.FloatField(_("PRESS R²"), null=True)
+    usable = models.BooleanField(_("usable"))
+    reason = models.CharField(_("why not usable"), max_length=300, blank=True)
+    coefficients = models.JSONField(_("coefficients"), default=dict)
+    ranges = models.JSONField(_("training ranges"), default=dict)
+
+    class Meta:
+        ordering = ["-as_of"]
+        verbose_name = _("potential model")
+        verbose_name_plural = _("potential models")
+
+    def __str__(self):
+        return f"{self.as_of} n={self.n}"

@@ -1,0 +1,137 @@
+import datetime as dt
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+
+from analytics import services
+from analytics.models import AccountScore, AnalyticsRun, PotentialModelFit, StoreScore
+from accounts.models import KeyAccount
+from stores.models import StoreVisit
+from tests.factories import KeyAccountFactory, MarketShareFactory, RegionFactory, StoreFactory
+
+pytestmark = pytest.mark.django_db
+
+AS_OF = dt.date(2026, 6, 30)
+
+
+def build_world(n_stores=12, days=364, seed=1):
+    """Stores visited every day for `days` days up to AS_OF; sales scale with floor area."""
+    rng = np.random.default_rng(seed)
+    regions = [RegionFactory(code="n1", country="CN"), RegionFactory(code="n2", country="CN")]
+    account = KeyAccountFactory(code="wm")
+    stores = []
+    for i in range(n_stores):
+        area = 500 + 300 * i
+        stores.append(StoreFactory(code=f"s{i:02d}", region=regions[i % 2], account=account if i < 4 else None,
+                                   floor_area_m2=area, checkouts=2 + i, shelves=3 + i % 4,
+                                   format=["small", "medium", "large", "hypermarket"][i % 4]))
+    visits = []
+    for store in stores:
+        base = store.floor_area_m2 / 10
+        for d in range(days):
+            total = int(base * rng.uniform(0.8, 1.2))
+            own = int(total * (0.05 + 0.02 * (store.pk % 7)))
+            visits.append(StoreVisit(store=store, date=AS_OF - dt.timedelta(days=d), total_sales=total, own_sales=own))
+    StoreVisit.objects.bulk_create(visits, batch_size=2000)
+    MarketShareFactory(country="CN", share=0.12)
+    return stores
+
+
+def snapshot(as_of=AS_OF):
+    stores = list(StoreScore.objects.filter(as_of=as_of).order_by("store_id").values())
+    accounts = list(AccountScore.objects.filter(as_of=as_of).order_by("account_id").values())
+    for row in stores + accounts:
+        row.pop("id")
+    fit = PotentialModelFit.objects.filter(as_of=as_of).values("n", "r2", "press_r2", "usable", "coefficients").get()
+    return stores, accounts, fit
+
+
+def test_recompute_scores_every_active_store_and_account():
+    stores = build_world()
+    StoreFactory(code="closed-down", active=False)
+    run = services.recompute(as_of=AS_OF)
+    assert run.status == "succeeded"
+    assert run.counts["stores"] == 12 and run.counts["accounts"] == 1
+    assert set(run.timings) == {"load", "compute", "save", "total"}
+    score = StoreScore.objects.get(store=stores[0], as_of=AS_OF)
+    visits = StoreVisit.objects.filter(store=stores[0])
+    mean_total = sum(v.total_sales for v in visits) / visits.count()
+    mean_own = sum(v.own_sales for v in visits) / visits.count()
+    assert score.observed and score.obs_days == 364 and score.potential_source == "observed"
+    assert score.potential == pytest.approx(365 * mean_total, rel=1e-12)
+    assert score.own_annual == pytest.approx(365 * mean_own, rel=1e-12)
+    assert score.market_share == 0.12 and score.market_share_source == "country"
+    account = AccountScore.objects.get(as_of=AS_OF)
+    member_scores = StoreScore.objects.filter(store__account__code="wm")
+    assert account.potential == pytest.approx(sum(s.potential for s in member_scores))
+    assert (account.coverage, account.tier) == (1.0, "NKA")
+    assert KeyAccount.objects.get(code="wm").tier == "NKA"
+
+
+def test_running_the_same_day_twice_gives_identical_rows():
+    build_world()
+    services.recompute(as_of=AS_OF)
+    first = snapshot()
+    services.recompute(as_of=AS_OF)
+    assert snapshot() == first
+    assert StoreScore.objects.filter(as_of=AS_OF).count() == 12
+
+
+def test_a_run_that_fails_midway_leaves_the_previous_snapshot_intact(monkeypatch):
+    build_world()
+    services.recompute(as_of=AS_OF)
+    before = snapshot()
+    StoreVisit.objects.filter(date=AS_OF).update(own_sales=0)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(AccountScore.objects, "bulk_create", broken)
+    with pytest.raises(RuntimeError):
+        services.recompute(as_of=AS_OF)
+    assert snapshot() == before
+    failed = AnalyticsRun.objects.latest("id")
+    assert failed.status == "failed" and "disk full" in failed.error
+
+
+def test_earlier_days_stay_as_history():
+    build_world()
+    services.recompute(as_of=AS_OF - dt.timedelta(days=7))
+    services.recompute(as_of=AS_OF)
+    assert sorted(set(StoreScore.objects.values_list("as_of", flat=True))) == [AS_OF - dt.timedelta(days=7), AS_OF]
+
+
+def test_two_runs_cannot_overlap():
+    build_world(n_stores=2, days=30)
+    AnalyticsRun.objects.create(as_of=AS_OF, status="running", started_at=dt.datetime.now(dt.timezone.utc))
+    with pytest.raises(services.RunInProgress):
+        services.recompute(as_of=AS_OF)
+    assert StoreScore.objects.count() == 0
+
+
+def test_an_abandoned_run_does_not_hold_the_lock_forever():
+    build_world(n_stores=2, days=30)
+    old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=7)
+    stale = AnalyticsRun.objects.create(as_of=AS_OF, status="running", started_at=old)
+    assert services.recompute(as_of=AS_OF).status == "succeeded"
+    stale.refresh_from_db()
+    assert stale.status == "failed"
+
+
+def test_the_latest_run_flags_an_extra_zero_typo_as_suspect():
+    stores = build_world(n_stores=2, days=60)
+    typo = StoreVisit.objects.get(store=stores[0], date=AS_OF - dt.timedelta(days=3))
+    typo.total_sales *= 10
+    typo.save()
+    services.recompute(as_of=AS_OF)
+    assert list(StoreVisit.objects.filter(suspect=True).values_list("pk", flat=True)) == [typo.pk]
+
+
+def test_the_recompute_command_prints_a_one_line_summary(capsys):
+    build_world(n_stores=3, days=40)
+    call_command("recompute", "--as-of", AS_OF.isoformat())
+    out = capsys.readouterr().out.strip()
+    assert len(out.splitlines()) == 1
+    assert out.startswith(f"recompute as_of={AS_OF} status=succeeded stores=3 accounts=1 visits=120 ")
+    assert "total=" in out
