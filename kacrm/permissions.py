@@ -14,3 +14,10 @@ class ReadAnyWriteByRole(BasePermission):
         if request.method in SAFE_METHODS or user.sees_everything:
             return True
         return user.role in getattr(view, "write_roles", ())
+
+
+class IsAnalyst(BasePermission):
+    """Analysts and admins."""
+
+    def has_permission(self, request, view):
+        return request.user.is_authenticated and request.user.sees_everything

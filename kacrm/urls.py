@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from accounts.api import KeyAccountViewSet
+from analytics.api import AccountScoreViewSet, AnalyticsRunViewSet, PotentialModelView, StoreScoreViewSet
 from planning.api import RegionViewSet, UserViewSet
 from stores.api import MarketShareViewSet, StoreViewSet, StoreVisitViewSet
 
@@ -17,9 +18,13 @@ router.register("accounts", KeyAccountViewSet, basename="account")
 router.register("stores", StoreViewSet, basename="store")
 router.register("visits", StoreVisitViewSet, basename="visit")
 router.register("market-shares", MarketShareViewSet, basename="market-share")
+router.register("scores/stores", StoreScoreViewSet, basename="store-score")
+router.register("scores/accounts", AccountScoreViewSet, basename="account-score")
+router.register("analytics/runs", AnalyticsRunViewSet, basename="analytics-run")
 
 urlpatterns = [
     path("api/v1/auth/token/", ObtainTokenView.as_view(), name="api-token"),
+    path("api/v1/potential-model/", PotentialModelView.as_view(), name="potential-model"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
