@@ -1,0 +1,149 @@
+from django import forms
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from rest_framework.exceptions import ValidationError as APIValidationError
+
+from planning.models import Region, User
+
+from .models import MAX_DAILY_UNITS
+
+# Values match what NullBooleanField reads back and what RadioSelect renders for True / False / None.
+THREE_STATE = [("True", _("Yes")), ("False", _("No")), ("", _("Not checked"))]
+
+
+def _count_input(label, help_text):
+    return forms.IntegerField(
+        label=label, help_text=help_text, min_value=0, max_value=MAX_DAILY_UNITS,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "min": 0, "step": 1, "autocomplete": "off"}),
+    )
+
+
+def _check_input(label):
+    return forms.NullBooleanField(label=label, required=False, widget=forms.RadioSelect(choices=THREE_STATE))
+
+
+class VisitForm(forms.Form):
+    """One store visit; `visit` carries the id of the visit being corrected, empty for a new one."""
+
+    visit = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    date = forms.DateField(label=_("Date"), widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
+    total_sales = _count_input(_("Total category sales"), _("Units sold today, all brands."))
+    own_sales = _count_input(_("Our sales"), _("Units of our brand."))
+    display_ok = _check_input(_("Display"))
+    promotion_ok = _check_input(_("Promotion"))
+    staff_ok = _check_input(_("Staff"))
+    notes = forms.CharField(
+        label=_("Notes"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    checks = ["display_ok", "promotion_ok", "staff_ok"]
+
+    def __init__(self, *args, today=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today or timezone.localdate()
+        self.fields["date"].widget.attrs["max"] = self.today.isoformat()
+
+    @classmethod
+    def for_visit(cls, visit, *, day, **kwargs):
+        """An unbound form for `day`, prefilled from `visit` when there is one (saving then corrects it)."""
+        if visit is None:
+            return cls(initial={"date": day}, **kwargs)
+        initial = {name: getattr(visit, name) for name in ["date", "total_sales", "own_sales", "notes", *cls.checks]}
+        return cls(initial={**initial, "visit": visit.pk}, **kwargs)
+
+    def check_fields(self):
+        return [self[name] for name in self.checks]
+
+    def clean_date(self):
+        day = self.cleaned_data["date"]
+        if day > self.today:
+            raise forms.ValidationError(_("The date cannot be in the future."))
+        return day
+
+    def clean(self):
+        data = super().clean()
+        own, total = data.get("own_sales"), data.get("total_sales")
+        if own is not None and total is not None and own > total:
+            self.add_error(
+                "own_sales",
+                _("Our sales (%(own)s) cannot exceed the total category sales (%(total)s).") % {"own": own, "total": total},
+            )
+        return data
+
+    def add_service_errors(self, exc):
+        """Show a service's field errors (REST or Django ValidationError) next to the fields."""
+        if isinstance(exc, APIValidationError):
+            detail = exc.detail if isinstance(exc.detail, dict) else {None: exc.detail}
+        else:
+            detail = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
+        for field, messages in detail.items():
+            self.add_error(field if field in self.fields else None, [str(m) for m in messages])
+
+
+SERVICE_ERRORS = (APIValidationError, DjangoValidationError)
+
+
+class RepChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return obj.get_full_name() or obj.username
+
+
+class StoreFilterForm(forms.Form):
+    q = forms.CharField(label=_("Search"), required=False, max_length=100)
+    region = forms.ModelChoiceField(
+        label=_("Region"), queryset=Region.objects.none(), to_field_name="code", required=False,
+        empty_label=_("All regions"),
+    )
+    rep = RepChoiceField(
+        label=_("Sales manager"), queryset=User.objects.none(), to_field_name="username", required=False,
+        empty_label=_("All sales managers"),
+    )
+
+    def __init__(self, *args, regions, reps, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["region"].queryset = regions
+        self.fields["rep"].queryset = reps
+
+    def filter(self, stores):
+        self.is_valid()  # an invalid filter is shown with its error and left out
+        data = self.cleaned_data
+        if data.get("q"):
+            stores = stores.filter(Q(code__icontains=data["q"]) | Q(name__icontains=data["q"]))
+        if data.get("region"):
+            stores = stores.filter(region=data["region"])
+        if data.get("rep"):
+            stores = stores.filter(rep=data["rep"])
+        return stores
+
+
+class VisitFilterForm(forms.Form):
+    rep = RepChoiceField(
+        label=_("Sales manager"), queryset=User.objects.none(), to_field_name="username", required=False,
+        empty_label=_("All sales managers"),
+    )
+    store = forms.CharField(label=_("Store code"), required=False, max_length=32)
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, reps, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["rep"].queryset = reps
+
+    def filter(self, visits):
+        self.is_valid()  # an invalid filter is shown with its error and left out
+        data = self.cleaned_data
+        if data.get("rep"):
+            visits = visits.filter(rep=data["rep"])
+        if data.get("store"):
+            visits = visits.filter(store__code=data["store"].strip())
+        if data.get("date_from"):
+            visits = visits.filter(date__gte=data["date_from"])
+        if data.get("date_to"):
+            visits = visits.filter(date__lte=data["date_to"])
+        return visits
