@@ -528,3 +528,12 @@ def test_the_pages_speak_spanish(as_user, rep, my_store):
 
     assert page.context["LANGUAGE_CODE"] == "es"
     assert '<html lang="es">' in page.content.decode()
+
+
+def test_a_rep_sees_only_own_visits_in_the_visit_list(as_user, rep, my_store, their_store):
+    StoreVisitFactory(store=my_store)
+    StoreVisitFactory(store=their_store)
+
+    page = as_user(rep).get(reverse("visit-list")).context["page"]
+
+    assert [v.store.code for v in page.object_list] == ["mine"]
