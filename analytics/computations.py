@@ -588,7 +588,8 @@ def score_accounts(store_scores, stores, accounts, market_shares, params: Params
     result["market_share"] = country_share.fillna(panel_share(scores))
     result["market_share_source"] = _text(np.where(country_share.notna(), "country", "panel"), result.index)
     result = add_zones(result, params)
-    result["abc"] = abc(result["own_annual"], params)["cls"]
+    # An account without a store of known potential has no O; like v <= 0 it is class C.
+    result["abc"] = abc(result["own_annual"], params)["cls"].fillna("C")
 
     total_own = scores["own_annual"].sum()
     result["lifeblood"] = (total_own > 0) & (result["own_annual"] >= params.lifeblood_share * total_own)

@@ -800,7 +800,7 @@ def test_account_zones_abc_audit_and_lifeblood():
     expected = pd.DataFrame({
         "key_potential": [True, True, False, False, False, False],
         "zone": text(["attack", "attack", "unclassified", "maintenance", "unclassified", "unclassified"]),
-        "abc": text(["B", "A", NAN, "C", NAN, NAN]),
+        "abc": text(["B", "A", "C", "C", "C", "C"]),  # no known O: class C
         "trad_ka": [False, True, False, False, False, False],
         "missed_attack": [True, False, False, False, False, False],
         "false_ka": [False] * 6,
