@@ -87,9 +87,9 @@ class StoreVisitSerializer(serializers.ModelSerializer):
         model = StoreVisit
         fields = [
             "id", "store", "date", "total_sales", "own_sales", "display_ok", "promotion_ok", "staff_ok",
-            "notes", "rep", "suspect", "created_at", "updated_at",
+            "notes", "rep", "suspect", "suspect_confirmed", "created_at", "updated_at",
         ]
-        read_only_fields = ["suspect", "created_at", "updated_at"]
+        read_only_fields = ["suspect", "suspect_confirmed", "created_at", "updated_at"]
         validators = []  # (store, date) uniqueness is the database's job; see services.log_visit
 
     def validate(self, attrs):
@@ -164,6 +164,13 @@ class StoreVisitViewSet(viewsets.ModelViewSet):
         data = dict(serializer.validated_data)
         data.pop("store", None)
         serializer.instance = services.correct_visit(visit=serializer.instance, **data)
+
+    @extend_schema(request=None, responses=StoreVisitSerializer)
+    @action(detail=True, methods=["post"], url_path="confirm-suspect")
+    def confirm_suspect(self, request, pk=None):
+        """Confirm a day flagged as a suspect as a real figure (reps and supervisors of the store)."""
+        visit = services.confirm_suspect(visit=self.get_object(), user=request.user)
+        return Response(self.get_serializer(visit).data)
 
     @extend_schema(
         request=BulkVisitItemSerializer(many=True),

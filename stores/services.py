@@ -96,3 +96,16 @@ def upsert_visits(*, user, visits: list[dict]) -> tuple[int, int]:
                 else:
                     updated += 1
     return created, updated
+
+
+def confirm_suspect(*, visit: StoreVisit, user) -> StoreVisit:
+    """Mark a flagged day as a real figure: it counts as valid from the next run on (SPEC §3.2)."""
+    if not visit.suspect:
+        raise ValidationError({"suspect": [_("This visit is not flagged as a suspect.")]})
+    updated = StoreVisit.objects.filter(pk=visit.pk, suspect=True, suspect_confirmed=False).update(
+        suspect_confirmed=True, suspect_confirmed_by=user
+    )
+    visit.refresh_from_db()
+    if not updated and not visit.suspect_confirmed:
+        raise ValidationError({"suspect": [_("This visit is not flagged as a suspect.")]})
+    return visit

@@ -300,3 +300,31 @@ def test_list_endpoints_issue_the_same_number_of_queries_at_two_sizes(analyst, s
     grow(20)
     assert count_queries(client, url) == small
 
+
+
+def test_a_rep_confirms_a_suspect_day_and_it_counts_from_then_on(rep, my_store, their_store):
+    flagged = StoreVisitFactory(store=my_store, total_sales=1000, own_sales=10, suspect=True)
+    client = client_for(rep)
+    response = client.post(f"/api/v1/visits/{flagged.pk}/confirm-suspect/")
+    assert response.status_code == 200
+    assert (response.json()["suspect"], response.json()["suspect_confirmed"]) == (True, True)
+    flagged.refresh_from_db()
+    assert flagged.suspect_confirmed_by == rep
+    assert list(StoreVisit.objects.valid().values_list("pk", flat=True)) == [flagged.pk]
+
+
+def test_only_flagged_days_of_visible_stores_can_be_confirmed(rep, my_store, their_store):
+    plain = StoreVisitFactory(store=my_store)
+    theirs = StoreVisitFactory(store=their_store, suspect=True)
+    client = client_for(rep)
+    assert client.post(f"/api/v1/visits/{plain.pk}/confirm-suspect/").status_code == 400
+    assert client.post(f"/api/v1/visits/{theirs.pk}/confirm-suspect/").status_code == 404
+    assert not StoreVisit.objects.filter(suspect_confirmed=True).exists()
+
+
+def test_a_ka_manager_cannot_confirm_suspects(my_store):
+    flagged = StoreVisitFactory(store=my_store, suspect=True)
+    ka = KAManagerFactory()
+    my_store.account = KeyAccountFactory(owner=ka)
+    my_store.save()
+    assert client_for(ka).post(f"/api/v1/visits/{flagged.pk}/confirm-suspect/").status_code == 403
