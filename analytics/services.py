@@ -1,11 +1,11 @@
 """Load -> compute -> save: the nightly analytics run (SPEC §3, §4) as one snapshot per `as_of`."""
 import dataclasses
-import io
 import math
 import time
 import traceback
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, OuterRef, Subquery
@@ -41,43 +41,53 @@ def _first_loaded_day(as_of: date, params: computations.Params) -> date:
     return min(window_start, xyz_start)
 
 
-def _read_sql_frame(sql: str, params: list, columns: list[str]) -> pd.DataFrame:
-    """A query's rows as a DataFrame; on PostgreSQL streamed with COPY (5x faster than a cursor)."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            raw = cursor.cursor
-            buffer = io.BytesIO()
-            query = raw.mogrify(sql, params)
-            with raw.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)") as copy:
-                for chunk in copy:
-                    buffer.write(chunk)
-            buffer.seek(0)
-            if not buffer.getbuffer().nbytes:
-                return pd.DataFrame(columns=columns)
-            return pd.read_csv(buffer, header=None, names=columns)
-        cursor.execute(sql, params)
-        return pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
+# PostgreSQL binary COPY of (int4, int4, int4, int4, bool) NOT NULL rows: every tuple has the same
+# 39-byte layout (field count, then length + value per field), so numpy reads it without a loop.
+_COPY_HEADER = 19  # signature (11) + flags (4) + header extension length (4)
+_COPY_TUPLE = np.dtype([
+    ("fields", ">i2"), ("l0", ">i4"), ("store_id", ">i4"), ("l1", ">i4"), ("day", ">i4"),
+    ("l2", ">i4"), ("total_sales", ">i4"), ("l3", ">i4"), ("own_sales", ">i4"), ("l4", ">i4"), ("confirmed", "u1"),
+])
 
 
-def _day_number_sql(column: str) -> str:
-    if connection.vendor == "postgresql":
-        return f"({column} - DATE '1970-01-01')"
-    return f"CAST(julianday({column}) - 2440587.5 AS INTEGER)"
+def _visit_frame(store_id, day, total, own, confirmed) -> pd.DataFrame:
+    return pd.DataFrame({
+        "store_id": np.asarray(store_id, dtype=np.int64),
+        "date": pd.to_datetime(np.asarray(day, dtype=np.int64), unit="D"),
+        "total_sales": np.asarray(total, dtype=np.int64),
+        "own_sales": np.asarray(own, dtype=np.int64),
+        "confirmed": np.asarray(confirmed, dtype=bool),
+    })
 
 
 def load_visits(first_day: date, as_of: date) -> pd.DataFrame:
-    """Visits of active stores in [first_day, as_of]: store_id, date, total_sales, own_sales, confirmed."""
-    visit, store = StoreVisit._meta.db_table, Store._meta.db_table
-    sql = (
-        f"SELECT v.store_id, {_day_number_sql('v.date')}, v.total_sales, v.own_sales, "
-        f"CASE WHEN v.suspect_confirmed THEN 1 ELSE 0 END "
-        f"FROM {visit} v JOIN {store} s ON s.id = v.store_id "
-        f"WHERE s.active AND v.date >= %s AND v.date <= %s"
-    )
-    frame = _read_sql_frame(sql, [first_day, as_of], ["store_id", "day", "total_sales", "own_sales", "confirmed"])
-    frame["date"] = pd.to_datetime(frame.pop("day").astype("int64"), unit="D")
-    frame["confirmed"] = frame["confirmed"].astype(bool)
-    return frame
+    """Visits in [first_day, as_of]: store_id, date, total_sales, own_sales, confirmed.
+
+    Inactive stores' rows are dropped by the computation, so the query is a plain range scan.
+    """
+    table = StoreVisit._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            sql = (
+                f"COPY (SELECT store_id::int4, (date - DATE '1970-01-01')::int4, total_sales, own_sales, "
+                f"suspect_confirmed FROM {table} WHERE date >= '{first_day.isoformat()}' "
+                f"AND date <= '{as_of.isoformat()}') TO STDOUT (FORMAT binary)"
+            )
+            with cursor.cursor.copy(sql) as copy:
+                data = b"".join(bytes(chunk) for chunk in copy)
+            rows = (len(data) - _COPY_HEADER - 2) // _COPY_TUPLE.itemsize
+            tuples = np.frombuffer(data, dtype=_COPY_TUPLE, count=max(rows, 0), offset=_COPY_HEADER)
+            return _visit_frame(
+                tuples["store_id"], tuples["day"], tuples["total_sales"], tuples["own_sales"], tuples["confirmed"]
+            )
+        cursor.execute(
+            f"SELECT store_id, CAST(julianday(date) - 2440587.5 AS INTEGER), total_sales, own_sales, "
+            f"suspect_confirmed FROM {table} WHERE date >= %s AND date <= %s",
+            [first_day, as_of],
+        )
+        rows = cursor.fetchall()
+    columns = list(zip(*rows)) if rows else [[]] * 5
+    return _visit_frame(*columns)
 
 
 def load_prior_purchases(first_day: date) -> pd.Series:
