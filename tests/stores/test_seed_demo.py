@@ -107,6 +107,18 @@ def test_rep1s_stores_were_visited_today_or_yesterday():
     assert recent.count() == stores.count()
 
 
+def test_it_plants_extra_zero_typos_for_the_suspect_screen():
+    seed()
+
+    typos = []
+    for store in Store.objects.all():
+        totals = sorted(store.visits.values_list("total_sales", flat=True))
+        if len(totals) >= 10:
+            median = totals[len(totals) // 2]
+            typos += [t for t in totals if t >= 5 * median > 0]
+    assert 1 <= len(typos) <= 2
+
+
 def test_market_shares_cover_each_country_today_and_one_region_overrides():
     seed()
 
