@@ -32,5 +32,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("analytics/", include("analytics.urls")),
     path("", include("stores.urls")),
 ]
