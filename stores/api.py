@@ -195,18 +195,22 @@ class StoreVisitViewSet(viewsets.ModelViewSet):
             for s in Store.objects.visible_to(request.user).filter(active=True, code__in=codes).only("id", "code", "rep_id")
         }
         context = {"stores": stores, "today": timezone.localdate()}
+        # One serializer instance for every item: DRF deep-copies the declared fields for each new
+        # instance, ~0.1 ms an item, which was a third of a 1000-visit request.
+        checker = BulkVisitItemSerializer(context=context)
         valid, errors, seen = [], [], {}
         for index, item in enumerate(items):
-            item_serializer = BulkVisitItemSerializer(data=item, context=context)
-            if not item_serializer.is_valid():
-                errors.append({"index": index, "errors": item_serializer.errors})
+            try:
+                data = checker.run_validation(item)
+            except serializers.ValidationError as exc:
+                errors.append({"index": index, "errors": serializers.as_serializer_error(exc)})
                 continue
-            key = (item_serializer.validated_data["store"].pk, item_serializer.validated_data["date"])
+            key = (data["store"].pk, data["date"])
             if key in seen:
                 errors.append({"index": index, "errors": {"date": [_("Same store and day as item %(i)s.") % {"i": seen[key]}]}})
                 continue
             seen[key] = index
-            valid.append(item_serializer.validated_data)
+            valid.append(data)
         if errors:
             return Response({"errors": errors}, status=status.HTTP_400_BAD_REQUEST)
         created, updated = services.upsert_visits(user=request.user, visits=valid)

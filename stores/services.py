@@ -77,6 +77,8 @@ def upsert_visits(*, user, visits: list[dict]) -> tuple[int, int]:
     re-sending a batch reports (0, 0). The unique constraint decides what exists: no lookup per row.
     """
     now = timezone.now()
+    if connection.vendor == "postgresql":
+        return _upsert_unnest(user=user, visits=visits, now=now)
     created = updated = 0
     with connection.cursor() as cursor:
         for start in range(0, len(visits), UPSERT_CHUNK):
@@ -109,3 +111,40 @@ def confirm_suspect(*, visit: StoreVisit, user) -> StoreVisit:
     if not updated and not visit.suspect_confirmed:
         raise ValidationError({"suspect": [_("This visit is not flagged as a suspect.")]})
     return visit
+
+
+_UNNEST_TYPES = ["bigint", "date", "bigint", "integer", "integer", "boolean", "boolean", "boolean", "text"]
+
+
+def _upsert_unnest_sql() -> str:
+    table = StoreVisit._meta.db_table
+    columns = ["store_id", "date", "rep_id", *VISIT_FIGURES]
+    changed = " OR ".join(f"{table}.{c} IS DISTINCT FROM excluded.{c}" for c in VISIT_FIGURES)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in VISIT_FIGURES)
+    arrays = ", ".join(f"%s::{t}[]" for t in _UNNEST_TYPES)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}, suspect, suspect_confirmed, created_at, updated_at) "
+        f"SELECT u.*, FALSE, FALSE, %s, %s FROM unnest({arrays}) AS u({', '.join(columns)}) "
+        f"ON CONFLICT (store_id, date) DO UPDATE SET {updates}, updated_at = excluded.updated_at, "
+        f"suspect_confirmed = CASE WHEN {table}.total_sales = excluded.total_sales "
+        f"THEN {table}.suspect_confirmed ELSE FALSE END "
+        f"WHERE {changed} "
+        f"RETURNING created_at = updated_at"
+    )
+
+
+def _upsert_unnest(*, user, visits, now) -> tuple[int, int]:
+    # PostgreSQL: one array per column (9 parameters) instead of 13 parameters per row, so psycopg
+    # does not quote 13,000 values in Python (30-54 ms a batch) and the statement text is constant.
+    columns = [
+        [v["store"].pk for v in visits],
+        [v["date"] for v in visits],
+        [user.pk if user.is_sales_manager else v["store"].rep_id for v in visits],
+        *([v.get(f) for v in visits] for f in ["total_sales", "own_sales", "display_ok", "promotion_ok", "staff_ok"]),
+        [v.get("notes", "") for v in visits],
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_upsert_unnest_sql(), [now, now, *columns])
+        rows = cursor.fetchall()
+    created = sum(1 for (inserted,) in rows if inserted)
+    return created, len(rows) - created
