@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -284,8 +285,12 @@ def fit_potential_model(stores_with_pobs: pd.DataFrame, params: Params) -> Model
         return ModelFit(n, m, nan, nan, nan, nan, False, f"n={n} < {required} required (too few rows to fit)",
                         {}, ranges, formats)
 
-    result = sm.OLS(y.to_numpy(), _design(train, dummies)).fit()
-    press = result.get_influence().resid_press
+    with warnings.catch_warnings():
+        # A rank-deficient design (e.g. a driver constant in training) still fits via the
+        # pseudo-inverse; whether the fit is good enough is the PRESS rule's call, not a warning's.
+        warnings.simplefilter("ignore")
+        result = sm.OLS(y.to_numpy(), _design(train, dummies)).fit()
+        press = result.get_influence().resid_press
     press_r2 = float(1 - np.sum(press**2) / result.centered_tss) if result.centered_tss > 0 else float("nan")
     problems = []
     if n < required:

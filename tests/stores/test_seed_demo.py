@@ -2,7 +2,7 @@ import datetime as dt
 from io import StringIO
 
 import pytest
-from django.core.management import call_command, get_commands
+from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
@@ -177,12 +177,26 @@ def test_it_prints_the_demo_logins():
     assert 'password "demo"' in table
 
 
-def test_it_ends_with_the_recompute_command_when_one_is_installed():
+def test_it_ends_with_one_recompute():
+    from analytics.models import AnalyticsRun, StoreScore
+
     out = StringIO()
 
     call_command("seed_demo", "--stores", "40", "--days", "60", stdout=out)
 
-    if "recompute" in get_commands():
-        assert "Recompute: running `manage.py recompute`" in out.getvalue()
-    else:
-        assert "Recompute: skipped, no `recompute` command is installed yet" in out.getvalue()
+    assert "Recompute: running `manage.py recompute`" in out.getvalue()
+    assert list(AnalyticsRun.objects.values_list("status", flat=True)) == ["succeeded"]
+    assert StoreScore.objects.count() == Store.objects.filter(active=True).count()
+
+
+def test_if_empty_seeds_an_empty_database_and_leaves_a_used_one_alone():
+    out = StringIO()
+    call_command("seed_demo", "--stores", "40", "--days", "60", "--if-empty", "--skip-recompute", stdout=out)
+    visits = StoreVisit.objects.count()
+    assert visits > 0
+
+    again = StringIO()
+    call_command("seed_demo", "--if-empty", stdout=again)
+
+    assert again.getvalue().strip() == "The database already holds data; demo not seeded."
+    assert StoreVisit.objects.count() == visits

@@ -1,11 +1,13 @@
 import time
 
 from django.conf import settings
-from django.core.management import call_command, get_commands
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from stores import demo
+from stores.models import Store
 
 
 class Command(BaseCommand):
@@ -25,9 +27,13 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=42, help="Random seed; the same seed on the same day gives the same world.")
         parser.add_argument("--force", action="store_true", help="Run even with DEBUG off (a throwaway database only).")
         parser.add_argument("--reset", action="store_true", help="Delete an existing demo world first and build it again.")
+        parser.add_argument("--if-empty", action="store_true", help="Do nothing (and succeed) unless the database has no store and no user; `make run` uses it.")
         parser.add_argument("--skip-recompute", action="store_true", help="Do not run the analytics recompute at the end.")
 
-    def handle(self, *args, stores, days, seed, force, reset, skip_recompute, **options):
+    def handle(self, *args, stores, days, seed, force, reset, skip_recompute, if_empty=False, **options):
+        if if_empty and (Store.objects.exists() or get_user_model().objects.exists()):
+            self.stdout.write("The database already holds data; demo not seeded.")
+            return
         if not settings.DEBUG and not force:
             raise CommandError(
                 "DEBUG is off: seed_demo creates logins with the public password 'demo'. "
@@ -55,10 +61,7 @@ class Command(BaseCommand):
         self._print_logins(world)
 
     def _recompute(self):
-        """The final "one recompute" of SPEC §8, once the analytics app provides the command."""
-        if "recompute" not in get_commands():
-            self.stdout.write("Recompute: skipped, no `recompute` command is installed yet; run it once it exists.")
-            return
+        """The final "one recompute" of SPEC §8."""
         self.stdout.write("Recompute: running `manage.py recompute` ...")
         try:
             call_command("recompute", stdout=self.stdout, stderr=self.stderr)
