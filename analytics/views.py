@@ -32,12 +32,6 @@ TYPICAL_DAYS = 28  # a suspect day is shown next to the store's average over the
 CSV_CHUNK = 2000  # rows fetched per round trip while streaming an export
 
 ZONE_ORDER = [Zone.ATTACK, Zone.DEFEND, Zone.MAINTENANCE, Zone.UNCLASSIFIED]
-SOURCE_LABELS = {
-    "observed": gettext_lazy("observed"),
-    "model": gettext_lazy("model"),
-    "extrapolated": gettext_lazy("extrapolated"),
-    "unknown": gettext_lazy("unknown"),
-}
 COEFFICIENT_LABELS = {
     "Intercept": gettext_lazy("Intercept"),
     "floor_area_m2": gettext_lazy("Floor area (per m²)"),
@@ -160,7 +154,7 @@ def score_list(request):
         return scores_csv(filters.qs, run.day)
     page = Paginator(with_percents(filters.qs), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "analytics/score_list.html", {
-        "run": run, "filters": filters, "page": page, "sources": SOURCE_LABELS,
+        "run": run, "filters": filters, "page": page,
         "sort": filters.form.cleaned_data.get("sort") or "-potential",
     })
 
@@ -173,7 +167,7 @@ def _median_market_share(points):
     return statistics.median(shares) if shares else None
 
 
-def _matrix_context(request, run, scores, *, kind, code, name, detail_url):
+def _matrix_context(run, scores, *, code, name, detail_url, median_label):
     summary, total = zone_summary(scores)
     rows = (
         scores.filter(potential__gt=0, wallet_share__isnull=False)
@@ -186,9 +180,7 @@ def _matrix_context(request, run, scores, *, kind, code, name, detail_url):
     if len(shares) == 1:
         line_label = _("Market share S*: %(share).1f%%") % {"share": 100 * market_share}
     elif shares:
-        line_label = _("Median market share S* of the plotted %(kind)s: %(share).1f%%") % {
-            "kind": kind, "share": 100 * market_share,
-        }
+        line_label = median_label % {"share": 100 * market_share}
     else:
         line_label = ""
     chart = {
@@ -213,8 +205,8 @@ def score_matrix(request):
     run = chosen_run(request)
     filters = StoreScoreFilter(request.GET, queryset=store_scores(request.user, run), request=request)
     context = _matrix_context(
-        request, run, filters.qs, kind=_("stores"), code="store__code", name="store__name",
-        detail_url=reverse("store-detail", args=["__code__"]),
+        run, filters.qs, code="store__code", name="store__name", detail_url=reverse("store-detail", args=["__code__"]),
+        median_label=_("Median market share S* of the plotted stores: %(share).1f%%"),
     )
     return render(request, "analytics/matrix.html", {**context, "filters": filters, "level": "stores"})
 
@@ -223,8 +215,8 @@ def score_matrix(request):
 def account_matrix(request):
     run = chosen_run(request)
     context = _matrix_context(
-        request, run, account_scores(request.user, run), kind=_("accounts"), code="account__code",
-        name="account__name", detail_url="",
+        run, account_scores(request.user, run), code="account__code", name="account__name", detail_url="",
+        median_label=_("Median market share S* of the plotted accounts: %(share).1f%%"),
     )
     return render(request, "analytics/matrix.html", {**context, "filters": None, "level": "accounts"})
 
