@@ -21,12 +21,12 @@ from stores import services as store_services
 from stores.models import StoreVisit
 
 from .computations import Params
-from .forms import RunDateForm, StoreScoreFilter
+from .forms import DEFAULT_SORT, RunDateForm, StoreScoreFilter
 from .models import AccountScore, AnalyticsRun, PotentialModelFit, StoreScore, Zone
 
 PAGE_SIZE = 50
 TOP_LIST = 50  # rows per audit list on the comparison page; the full lists are a filter of the scores page
-MATRIX_LIMIT = 5000  # dots per chart: beyond that a scatter is solid ink and its JSON passes 400 kB
+MATRIX_LIMIT = 5000  # dots per chart: beyond that a scatter is solid ink; ~100 bytes of JSON each, 500 kB
 RUN_HISTORY = 20
 TYPICAL_DAYS = 28  # a suspect day is shown next to the store's average over the 28 days before it
 CSV_CHUNK = 2000  # rows fetched per round trip while streaming an export
@@ -155,7 +155,7 @@ def score_list(request):
     page = Paginator(with_percents(filters.qs), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "analytics/score_list.html", {
         "run": run, "filters": filters, "page": page,
-        "sort": filters.form.cleaned_data.get("sort") or "-potential",
+        "sort": filters.form.cleaned_data.get("sort") or DEFAULT_SORT,
     })
 
 
@@ -195,7 +195,8 @@ def _matrix_context(run, scores, *, code, name, detail_url, median_label):
     }
     return {
         "run": run, "summary": summary, "total": total, "chart": chart, "plotted": len(points),
-        "capped": total["plotted"] > len(points), "unplotted": total["count"] - total["plotted"], "limit": MATRIX_LIMIT, "varied_shares": len(shares) > 1,
+        "capped": total["plotted"] > len(points), "unplotted": total["count"] - total["plotted"], "limit": MATRIX_LIMIT,
+        "varied_shares": len(shares) > 1,
         "market_share_pct": None if market_share is None else 100 * market_share,
     }
 
