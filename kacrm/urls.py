@@ -24,7 +24,7 @@ router.register("analytics/runs", AnalyticsRunViewSet, basename="analytics-run")
 
 urlpatterns = [
     path("api/v1/auth/token/", ObtainTokenView.as_view(), name="api-token"),
-    path("api/v1/potential-model/", PotentialModelView.as_view(), name="potential-model"),
+    path("api/v1/potential-model/", PotentialModelView.as_view(), name="api-potential-model"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
