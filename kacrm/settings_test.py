@@ -11,3 +11,5 @@ WHITENOISE_USE_FINDERS = True
 CELERY_TASK_ALWAYS_EAGER = True
 if REDIS_URL:  # noqa: F405
     CACHES = {"default": {**CACHES["default"], "KEY_PREFIX": "kacrm-test"}}  # noqa: F405
+# Threads of the live server and the Celery test worker must not keep sessions open on the test database.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
