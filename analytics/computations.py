@@ -529,22 +529,21 @@ def add_customer_status(
 # --- pipelines -----------------------------------------------------------------------------
 
 
-def score_stores(visits, prior_purchase, stores, market_shares, params: Params, as_of):
-    """(store scores with `store_id` column, ModelFit, flagged suspects [store_id, date, confirmed])."""
+def observe_stores(visits, prior_purchase, stores, params: Params, as_of):
+    """The per-store half of §3 (suspects, §3.3, XYZ, §3.9): (observations indexed by store_id, suspects).
+
+    Each store's row depends only on its own visits, so any partition of the stores (by range,
+    by region, over several workers) gives the same rows; `score_observations` does the rest.
+    """
     stores = _indexed(stores, "store_id")
     active = visits["store_id"].isin(stores.index)
     if not active.all():  # inactive stores are not in the run
         visits = visits[active]
     screened = screen_suspects(visits, as_of, params)
-    scored = observed_potential(screened, stores, params)
-    fit = fit_potential_model(scored, params)
-    scored = (
-        scored.pipe(add_model_potential, fit, params)
-        .pipe(choose_potential, fit)
-        .pipe(add_wallet_share)
-        .pipe(add_market_share, market_shares, as_of)
-        .pipe(add_zones, params)
+    observed = (
+        observed_potential(screened, stores, params)
         .pipe(add_xyz, screened, as_of, params)
+        .drop(columns="abc")  # ABC ranks across all stores: score_observations
         .pipe(add_customer_status, screened, prior_purchase, as_of, params)
     )
     flagged = screened[screened["suspect"]]
@@ -553,7 +552,28 @@ def score_stores(visits, prior_purchase, stores, market_shares, params: Params, 
         "date": flagged["date"].to_numpy(),
         "confirmed": _column(flagged, "confirmed", False).fillna(False).astype(bool).to_numpy(),
     })
-    return scored.reset_index(), fit, suspects
+    return observed, suspects
+
+
+def score_observations(observed: pd.DataFrame, market_shares, params: Params, as_of):
+    """The cross-store half of §3 on all observations: (store scores with `store_id` column, ModelFit)."""
+    fit = fit_potential_model(observed, params)
+    scored = (
+        observed.pipe(add_model_potential, fit, params)
+        .pipe(choose_potential, fit)
+        .pipe(add_wallet_share)
+        .pipe(add_market_share, market_shares, as_of)
+        .pipe(add_zones, params)
+    )
+    scored["abc"] = abc(scored["own_annual"], params)["cls"]
+    return scored.reset_index(), fit
+
+
+def score_stores(visits, prior_purchase, stores, market_shares, params: Params, as_of):
+    """(store scores with `store_id` column, ModelFit, flagged suspects [store_id, date, confirmed])."""
+    observed, suspects = observe_stores(visits, prior_purchase, stores, params, as_of)
+    scored, fit = score_observations(observed, market_shares, params, as_of)
+    return scored, fit, suspects
 
 
 def _main_country(stores: pd.DataFrame) -> pd.Series:

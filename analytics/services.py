@@ -3,11 +3,13 @@ import dataclasses
 import math
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
-from django.db import IntegrityError, connection, transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
 
@@ -41,65 +43,83 @@ def _first_loaded_day(as_of: date, params: computations.Params) -> date:
     return min(window_start, xyz_start)
 
 
-# PostgreSQL binary COPY of (int4, int4, int4, int4, bool) NOT NULL rows: every tuple has the same
-# 39-byte layout (field count, then length + value per field), so numpy reads it without a loop.
-_COPY_HEADER = 19  # signature (11) + flags (4) + header extension length (4)
-_COPY_TUPLE = np.dtype([
-    ("fields", ">i2"), ("l0", ">i4"), ("store_id", ">i4"), ("l1", ">i4"), ("day", ">i4"),
-    ("l2", ">i4"), ("total_sales", ">i4"), ("l3", ">i4"), ("own_sales", ">i4"), ("l4", ">i4"), ("confirmed", "u1"),
-])
+# Visits travel from PostgreSQL as one bytea per store: string_agg of int8send(packed row). A
+# COPY of one message per row costs ~1 µs a row in psycopg; 20,000 blobs cost nothing.
+# Packed bits: day offset from first_day (14) | confirmed (1) | total_sales (24) | own_sales (24).
+_PACKED_LIMIT = 1 << 24  # MAX_DAILY_UNITS (10 million) fits; larger figures take the row path
+_PACKED_ROW = (
+    "int8send(((date - %(first)s::date)::int8 << 49) | (CASE WHEN suspect_confirmed THEN 1 ELSE 0 END::int8 << 48)"
+    " | (total_sales::int8 << 24) | own_sales::int8)"
+)
 
 
-def _visit_frame(store_id, day, total, own, confirmed) -> pd.DataFrame:
+def load_visits(first_day: date, as_of: date, first_store: int = 0, last_store: int = 2**62) -> pd.DataFrame:
+    """Visits in [first_day, as_of] of stores with ids in [first_store, last_store].
+
+    Columns: store_id, date, total_sales, own_sales, confirmed. Inactive stores' rows are
+    dropped by the computation, so the query is a plain range scan.
+    """
+    table = StoreVisit._meta.db_table
+    where = "date >= %(first)s AND date <= %(as_of)s AND store_id >= %(lo)s AND store_id <= %(hi)s"
+    params = {"first": first_day, "as_of": as_of, "lo": first_store, "hi": last_store}
+    if connection.vendor == "postgresql":
+        with transaction.atomic(), connection.cursor() as cursor:
+            # A hash aggregate of 20,000 growing strings needs room; JIT costs more than it saves here.
+            cursor.execute("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off")
+            cursor.execute(
+                f"SELECT store_id, string_agg({_PACKED_ROW}, ''::bytea), max(total_sales) "
+                f"FROM {table} WHERE {where} GROUP BY store_id",
+                params,
+            )
+            rows = cursor.fetchall()
+        if not rows or max(r[2] for r in rows) < _PACKED_LIMIT:
+            return _unpack_visits(rows, first_day)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT store_id, date, total_sales, own_sales, suspect_confirmed FROM {table} WHERE {where}", params
+        )
+        rows = cursor.fetchall()
+    columns = list(zip(*rows)) if rows else [[]] * 5
+    return _visit_frame(columns[0], pd.to_datetime(pd.Series(columns[1], dtype=object)), *columns[2:])
+
+
+def _unpack_visits(rows, first_day: date) -> pd.DataFrame:
+    blobs = [bytes(r[1]) for r in rows]
+    lengths = np.fromiter((len(b) // 8 for b in blobs), dtype=np.int64, count=len(blobs))
+    packed = np.frombuffer(b"".join(blobs), dtype=">i8").astype(np.int64)
+    days = (packed >> 49) + (first_day - date(1970, 1, 1)).days
+    return _visit_frame(
+        np.repeat(np.array([r[0] for r in rows], dtype=np.int64), lengths),
+        pd.to_datetime(days, unit="D"),
+        (packed >> 24) & 0xFFFFFF,
+        packed & 0xFFFFFF,
+        (packed >> 48) & 1,
+    )
+
+
+def _visit_frame(store_id, dates, total, own, confirmed) -> pd.DataFrame:
     return pd.DataFrame({
         "store_id": np.asarray(store_id, dtype=np.int64),
-        "date": pd.to_datetime(np.asarray(day, dtype=np.int64), unit="D"),
+        "date": pd.DatetimeIndex(dates).astype("datetime64[ns]") if len(dates) else pd.to_datetime([]),
         "total_sales": np.asarray(total, dtype=np.int64),
         "own_sales": np.asarray(own, dtype=np.int64),
         "confirmed": np.asarray(confirmed, dtype=bool),
     })
 
 
-def load_visits(first_day: date, as_of: date) -> pd.DataFrame:
-    """Visits in [first_day, as_of]: store_id, date, total_sales, own_sales, confirmed.
-
-    Inactive stores' rows are dropped by the computation, so the query is a plain range scan.
-    """
-    table = StoreVisit._meta.db_table
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            sql = (
-                f"COPY (SELECT store_id::int4, (date - DATE '1970-01-01')::int4, total_sales, own_sales, "
-                f"suspect_confirmed FROM {table} WHERE date >= '{first_day.isoformat()}' "
-                f"AND date <= '{as_of.isoformat()}') TO STDOUT (FORMAT binary)"
-            )
-            with cursor.cursor.copy(sql) as copy:
-                data = b"".join(bytes(chunk) for chunk in copy)
-            rows = (len(data) - _COPY_HEADER - 2) // _COPY_TUPLE.itemsize
-            tuples = np.frombuffer(data, dtype=_COPY_TUPLE, count=max(rows, 0), offset=_COPY_HEADER)
-            return _visit_frame(
-                tuples["store_id"], tuples["day"], tuples["total_sales"], tuples["own_sales"], tuples["confirmed"]
-            )
-        cursor.execute(
-            f"SELECT store_id, CAST(julianday(date) - 2440587.5 AS INTEGER), total_sales, own_sales, "
-            f"suspect_confirmed FROM {table} WHERE date >= %s AND date <= %s",
-            [first_day, as_of],
-        )
-        rows = cursor.fetchall()
-    columns = list(zip(*rows)) if rows else [[]] * 5
-    return _visit_frame(*columns)
-
-
-def load_prior_purchases(first_day: date) -> pd.Series:
+def load_prior_purchases(first_day: date, first_store: int = 0, last_store: int = 2**62) -> pd.Series:
     """store_id -> last purchase day before `first_day` (outside W a day is valid when it sold)."""
-    rows = (
-        StoreVisit.objects.filter(date__lt=first_day, store__active=True, own_sales__gt=0, total_sales__gt=0)
+    rows = list(
+        StoreVisit.objects.filter(
+            date__lt=first_day, store_id__gte=first_store, store_id__lte=last_store, own_sales__gt=0, total_sales__gt=0
+        )
         .values("store_id")
         .annotate(last=Max("date"))
         .values_list("store_id", "last")
     )
-    series = pd.Series(dict(rows), dtype="datetime64[ns]" if not rows else None, name="last_purchase")
-    return pd.to_datetime(series) if len(series) else pd.Series(dtype="datetime64[ns]")
+    if not rows:
+        return pd.Series(dtype="datetime64[ns]")
+    return pd.to_datetime(pd.Series(dict(rows)))
 
 
 def _previous_zone(model, key: str, as_of: date):
@@ -141,6 +161,53 @@ def load_accounts(as_of: date) -> pd.DataFrame:
     )
     frame = pd.DataFrame.from_records(list(rows), columns=["id", "kind", "previous_zone"])
     return frame.rename(columns={"id": "account_id"})
+
+
+# --- the per-store half, in partitions ------------------------------------------------------
+
+
+def _observe_partition(stores: pd.DataFrame, *, as_of: date, params) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    first_day = _first_loaded_day(as_of, params)
+    lo, hi = int(stores["store_id"].min()), int(stores["store_id"].max())
+    visits = load_visits(first_day, as_of, lo, hi)
+    prior = load_prior_purchases(first_day, lo, hi)
+    observed, suspects = computations.observe_stores(visits, prior, stores, params, as_of)
+    return observed, suspects, len(visits)
+
+
+def _in_own_connection(function, *args, **kwargs):
+    try:
+        return function(*args, **kwargs)
+    finally:
+        connections.close_all()  # this thread's connections only
+
+
+def observe(stores: pd.DataFrame, *, as_of: date, params, partitions: int | None = None):
+    """Load and observe the stores in id-range partitions: (observations, suspects, visits loaded).
+
+    On PostgreSQL the partitions run in parallel threads, each with its own connection, so the
+    database aggregates on every core while pandas works; inside a transaction (tests, a caller's
+    atomic block) other connections could not see its writes, so the partitions run in turn.
+    """
+    partitions = partitions or settings.ANALYTICS_PARTITIONS
+    ordered = stores.sort_values("store_id")
+    bounds = np.array_split(np.arange(len(ordered)), max(1, min(partitions, len(ordered))))
+    parts = [ordered.iloc[b] for b in bounds if len(b)]
+    if not parts:
+        return computations.observe_stores(
+            _visit_frame([], [], [], [], []), pd.Series(dtype="datetime64[ns]"), stores, params, as_of
+        ) + (0,)
+    parallel = len(parts) > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block
+    if parallel:
+        with ThreadPoolExecutor(len(parts)) as pool:
+            results = list(pool.map(
+                lambda part: _in_own_connection(_observe_partition, part, as_of=as_of, params=params), parts
+            ))
+    else:
+        results = [_observe_partition(part, as_of=as_of, params=params) for part in parts]
+    observed = pd.concat([r[0] for r in results])
+    suspects = pd.concat([r[1] for r in results], ignore_index=True)
+    return observed, suspects, sum(r[2] for r in results)
 
 
 # --- saving -------------------------------------------------------------------------------
@@ -267,18 +334,16 @@ def recompute(*, as_of: date | None = None, run_id: int | None = None, requested
     timings, started = {}, time.perf_counter()
     try:
         tick = time.perf_counter()
-        first_day = _first_loaded_day(as_of, params)
-        visits = load_visits(first_day, as_of)
-        prior = load_prior_purchases(first_day)
         stores = load_stores(as_of)
-        market_shares = load_market_shares()
-        accounts = load_accounts(as_of)
-        timings["load"] = time.perf_counter() - tick
+        observed, suspects, visits = observe(stores, as_of=as_of, params=params)
+        timings["observe"] = time.perf_counter() - tick
 
         tick = time.perf_counter()
-        store_scores, fit, suspects = computations.score_stores(visits, prior, stores, market_shares, params, as_of)
+        market_shares = load_market_shares()
+        accounts = load_accounts(as_of)
+        store_scores, fit = computations.score_observations(observed, market_shares, params, as_of)
         account_scores = computations.score_accounts(store_scores, stores, accounts, market_shares, params, as_of)
-        timings["compute"] = time.perf_counter() - tick
+        timings["score"] = time.perf_counter() - tick
 
         tick = time.perf_counter()
         latest = StoreScore.objects.aggregate(last=Max("as_of"))["last"]
@@ -296,7 +361,7 @@ def recompute(*, as_of: date | None = None, run_id: int | None = None, requested
         zones = store_scores["zone"].value_counts()
         run.counts = {
             "stores": len(store_scores),
-            "visits": len(visits),
+            "visits": visits,
             "observed": int(store_scores["observed"].sum()),
             "potential_known": int(store_scores["potential"].notna().sum()),
             "suspects": len(suspects),

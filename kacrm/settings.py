@@ -135,6 +135,8 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="KA CRM <kacrm@localhost>")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# The nightly run observes stores in this many id ranges at once (threads, one connection each).
+ANALYTICS_PARTITIONS = env.int("ANALYTICS_PARTITIONS", default=2)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

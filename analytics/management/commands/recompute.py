@@ -21,6 +21,6 @@ class Command(BaseCommand):
             f"recompute as_of={run.as_of} status={run.status} stores={c['stores']} accounts={c['accounts']} "
             f"visits={c['visits']} observed={c['observed']} potential_known={c['potential_known']} "
             f"suspects={c['suspects']} attack={c.get('zone_attack', 0)} defend={c.get('zone_defend', 0)} "
-            f"model_usable={c['model_usable']} load={t['load']:.2f}s compute={t['compute']:.2f}s "
+            f"model_usable={c['model_usable']} observe={t['observe']:.2f}s score={t['score']:.2f}s "
             f"save={t['save']:.2f}s total={t['total']:.2f}s"
         )
