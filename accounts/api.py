@@ -1,11 +1,17 @@
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_filters import rest_framework as filters
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import SAFE_METHODS
 
 from kacrm.permissions import ReadAnyWriteByRole
 from planning.models import Role, User
 
-from .models import KeyAccount
+from . import services
+from .models import CompetitorPresence, CustomerRole, DecisionMaker, KeyAccount, RelationshipEvent, check_reports_to
 
 
 class KeyAccountSerializer(serializers.ModelSerializer):
@@ -13,10 +19,21 @@ class KeyAccountSerializer(serializers.ModelSerializer):
         slug_field="username", queryset=User.objects.filter(role=Role.KA_MANAGER), allow_null=True, required=False
     )
     tier = serializers.ChoiceField(choices=KeyAccount.Tier.choices, allow_blank=True, allow_null=True, required=False)
+    customer_roles = serializers.ListField(
+        child=serializers.ChoiceField(choices=CustomerRole.choices), max_length=len(CustomerRole.choices), required=False
+    )
 
     class Meta:
         model = KeyAccount
-        fields = ["code", "name", "kind", "tier", "owner", "description", "headquarters", "website"]
+        fields = [
+            "code", "name", "kind", "tier", "owner", "customer_roles", "description", "employees", "founded", "history",
+            "organisation_structure", "business_environment", "headquarters", "website",
+        ]
+
+    def validate_customer_roles(self, value):
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError(_("Each customer role may appear only once."))
+        return value
 
     def validate(self, attrs):
         kind = attrs.get("kind", getattr(self.instance, "kind", KeyAccount.Kind.CHAIN))
@@ -65,3 +82,200 @@ class KeyAccountViewSet(viewsets.ModelViewSet):
         if not self.request.user.sees_everything:
             raise PermissionDenied("Only analysts and admins delete key accounts.")
         instance.delete()
+
+
+# -- the dossier, nested under /api/v1/accounts/{code}/ ---------------------------------------------
+
+
+class AccountPersonField(serializers.PrimaryKeyRelatedField):
+    """The id of a decision-maker of the account in the URL; any other id reads as not one (no leak)."""
+
+    default_error_messages = {
+        "does_not_exist": gettext_lazy("No decision-maker with id {pk_value} in this account; choose one of the same account."),
+        "incorrect_type": gettext_lazy("Give a decision-maker id (a number), not {data_type}."),
+    }
+
+    def get_queryset(self):
+        account = self.context.get("account")
+        return DecisionMaker.objects.filter(account=account) if account else DecisionMaker.objects.none()
+
+
+class DecisionMakerSerializer(serializers.ModelSerializer):
+    reports_to = AccountPersonField(allow_null=True, required=False)
+
+    class Meta:
+        model = DecisionMaker
+        fields = [
+            "id", "name", "title", "department", "buying_role", "influence", "attitude", "reports_to", "phone", "email",
+            "birthday", "interests", "notes", "last_contacted",
+        ]
+
+    def validate(self, attrs):
+        if "reports_to" in attrs:
+            person = self.instance or DecisionMaker(account=self.context["account"])
+            check_reports_to(person, attrs["reports_to"])
+        return attrs
+
+
+class RelationshipEventSerializer(serializers.ModelSerializer):
+    decision_makers = AccountPersonField(many=True, required=False)
+
+    class Meta:
+        model = RelationshipEvent
+        fields = ["id", "date", "kind", "summary", "outcome", "reason", "decision_makers"]
+
+    def validate(self, attrs):
+        kind = attrs.get("kind", getattr(self.instance, "kind", None))
+        if kind != RelationshipEvent.Kind.TENDER:
+            errors = {}
+            if attrs.get("outcome", getattr(self.instance, "outcome", "")):
+                errors["outcome"] = [_("Only a tender has an outcome; this event is a “%(kind)s”.") % {"kind": kind}]
+            if attrs.get("reason", getattr(self.instance, "reason", "")):
+                errors["reason"] = [_("Only a tender's outcome has a reason; write it in the summary.")]
+            if errors:
+                raise serializers.ValidationError(errors)
+        return attrs
+
+
+class CompetitorPresenceSerializer(serializers.ModelSerializer):
+    competitor = serializers.CharField(
+        source="competitor.name", max_length=120, help_text=gettext_lazy("The brand's name; a new name adds the brand.")
+    )
+    estimated_share = serializers.FloatField(
+        min_value=0, max_value=1, allow_null=True, required=False,
+        help_text=gettext_lazy("The competitor's share of the account's category sales, 0 to 1."),
+    )
+
+    class Meta:
+        model = CompetitorPresence
+        fields = ["id", "competitor", "estimated_share", "strengths", "weaknesses", "activity", "updated_on"]
+
+    def validate_competitor(self, value):
+        # Arrives as {"name": ...} through `source`; checked for blanks here, matched by name in the service.
+        if not " ".join(value.split()):
+            raise serializers.ValidationError(_("Name the competing brand."))
+        return value
+
+
+class DecisionMakerFilter(filters.FilterSet):
+    influence_min = filters.NumberFilter(field_name="influence", lookup_expr="gte")
+    reports_to = filters.NumberFilter(field_name="reports_to")
+    department = filters.CharFilter(lookup_expr="icontains")
+    q = filters.CharFilter(field_name="name", lookup_expr="icontains", label=gettext_lazy("Name contains"))
+
+    class Meta:
+        model = DecisionMaker
+        fields = ["buying_role", "attitude", "influence", "influence_min", "reports_to", "department", "q"]
+
+
+class RelationshipEventFilter(filters.FilterSet):
+    date = filters.DateFromToRangeFilter()
+    decision_maker = filters.NumberFilter(field_name="decision_makers", label=gettext_lazy("Decision-maker id"))
+
+    class Meta:
+        model = RelationshipEvent
+        fields = ["kind", "outcome", "date", "decision_maker"]
+
+
+class CompetitorPresenceFilter(filters.FilterSet):
+    competitor = filters.CharFilter(field_name="competitor__name", lookup_expr="iexact")
+
+    class Meta:
+        model = CompetitorPresence
+        fields = ["competitor"]
+
+
+class AccountNestedViewSet(viewsets.ModelViewSet):
+    """Base of the dossier resources: the account of the URL must be visible (else 404) and, for a
+    write, editable by the caller (else 403)."""
+
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.account = get_object_or_404(KeyAccount.objects.visible_to(request.user), code=kwargs["account_code"])
+        if request.method not in SAFE_METHODS and not KeyAccount.objects.editable_by(request.user).filter(
+            pk=self.account.pk
+        ).exists():
+            raise PermissionDenied(_("Only the account's KA manager, analysts and admins edit its dossier."))
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "account": getattr(self, "account", None)}
+
+    def scoped(self, queryset):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no account in the URL
+            return queryset.none()
+        return queryset.filter(account=self.account)
+
+
+class DecisionMakerViewSet(AccountNestedViewSet):
+    """The decision-makers of an account, with `reports_to` for the org chart."""
+
+    serializer_class = DecisionMakerSerializer
+    filterset_class = DecisionMakerFilter
+
+    def get_queryset(self):
+        return self.scoped(DecisionMaker.objects.order_by("name", "id"))
+
+    def perform_create(self, serializer):
+        serializer.instance = services.save_decision_maker(
+            account=self.account, user=self.request.user, **serializer.validated_data
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.save_decision_maker(
+            account=self.account, user=self.request.user, person=serializer.instance, **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance):
+        services.delete_decision_maker(person=instance, user=self.request.user)
+
+
+class RelationshipEventViewSet(AccountNestedViewSet):
+    """The relationship timeline of an account: meetings, calls, tenders with their outcome, ..."""
+
+    serializer_class = RelationshipEventSerializer
+    filterset_class = RelationshipEventFilter
+
+    def get_queryset(self):
+        return self.scoped(RelationshipEvent.objects.order_by("-date", "-id").prefetch_related(
+            Prefetch("decision_makers", queryset=DecisionMaker.objects.only("id").order_by("id"))
+        ))
+
+    def perform_create(self, serializer):
+        serializer.instance = services.save_event(account=self.account, user=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.save_event(
+            account=self.account, user=self.request.user, event=serializer.instance, **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance):
+        services.delete_event(event=instance, user=self.request.user)
+
+
+class CompetitorPresenceViewSet(AccountNestedViewSet):
+    """The competing brands in an account; `competitor` is the brand's name."""
+
+    serializer_class = CompetitorPresenceSerializer
+    filterset_class = CompetitorPresenceFilter
+
+    def get_queryset(self):
+        return self.scoped(CompetitorPresence.objects.select_related("competitor").order_by("competitor__name", "id"))
+
+    def _save(self, serializer, presence=None):
+        data = dict(serializer.validated_data)
+        brand = data.pop("competitor", None)
+        serializer.instance = services.save_competitor_presence(
+            account=self.account, user=self.request.user, presence=presence,
+            competitor=brand["name"] if brand else None, **data,
+        )
+
+    def perform_create(self, serializer):
+        self._save(serializer)
+
+    def perform_update(self, serializer):
+        self._save(serializer, presence=serializer.instance)
+
+    def perform_destroy(self, instance):
+        services.delete_competitor_presence(presence=instance, user=self.request.user)

@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from accounts.api import KeyAccountViewSet
+from accounts.api import CompetitorPresenceViewSet, DecisionMakerViewSet, KeyAccountViewSet, RelationshipEventViewSet
 from analytics.api import AccountScoreViewSet, AnalyticsRunViewSet, PotentialModelView, StoreScoreViewSet
 from planning.api import RegionViewSet, UserViewSet
 from stores.api import MarketShareViewSet, StoreViewSet, StoreVisitViewSet
@@ -15,6 +15,10 @@ router = DefaultRouter()
 router.register("users", UserViewSet, basename="user")
 router.register("regions", RegionViewSet, basename="region")
 router.register("accounts", KeyAccountViewSet, basename="account")
+# The dossier, nested under an account: /api/v1/accounts/{code}/decision-makers/{id}/ ...
+router.register(r"accounts/(?P<account_code>[^/.]+)/decision-makers", DecisionMakerViewSet, basename="account-decision-maker")
+router.register(r"accounts/(?P<account_code>[^/.]+)/events", RelationshipEventViewSet, basename="account-event")
+router.register(r"accounts/(?P<account_code>[^/.]+)/competitors", CompetitorPresenceViewSet, basename="account-competitor")
 router.register("stores", StoreViewSet, basename="store")
 router.register("visits", StoreVisitViewSet, basename="visit")
 router.register("market-shares", MarketShareViewSet, basename="market-share")
@@ -34,4 +38,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("analytics/", include("analytics.urls")),
     path("", include("stores.urls")),
+    # After stores.urls, whose accounts/login/ and accounts/logout/ must win over a dossier code.
+    path("accounts/", include("accounts.urls")),
 ]

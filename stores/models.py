@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from planning.models import Role
 
@@ -148,6 +149,8 @@ class StoreVisit(models.Model):
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     objects = StoreVisitQuerySet.as_manager()
+    # Who changed which sales figure and when (SPEC §9); services.upsert_visits writes these rows itself.
+    audit = HistoricalRecords(verbose_name=_("historical store visit"))
 
     class Meta:
         ordering = ["-date", "store_id"]

@@ -1,0 +1,427 @@
+import datetime as dt
+from dataclasses import dataclass
+
+from django.apps import apps
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import FieldError, PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, F, FilteredRelation, IntegerField, Max, OuterRef, Prefetch, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from analytics.models import AccountScore, StoreScore
+from stores.models import Store
+
+from . import audit, services
+from .forms import CompetitorForm, DecisionMakerForm, EventForm, ProfileForm, TimelineFilter, known_brands
+from .models import BuyingRole, CompetitorPresence, DecisionMaker, KeyAccount, RelationshipEvent
+
+PAGE_SIZE = 50
+TREND_RUNS = 6  # analytics runs shown in the key numbers' trend
+STORE_ROWS = 20  # the account's stores with the largest potential; the rest are a link away
+EVENTS_PER_PAGE = 15
+TENDER_ROWS = 8
+BIRTHDAY_DAYS = 30
+NO_CONTACT_DAYS = 90
+CHANGE_ROWS = 15
+CORRECTION_ROWS = 8
+OPEN_ALERT_STATUSES = ("open", "acknowledged")  # SPEC §5: not yet resolved or recovered
+
+
+def _account_or_404(user, code) -> KeyAccount:
+    return get_object_or_404(KeyAccount.objects.visible_to(user).select_related("owner"), code=code)
+
+
+def _may_edit(user, account) -> bool:
+    return KeyAccount.objects.editable_by(user).filter(pk=account.pk).exists()
+
+
+# -- the list -------------------------------------------------------------------------------------
+
+
+@login_required
+def account_list(request):
+    user = request.user
+    accounts = KeyAccount.objects.visible_to(user)
+    query = request.GET.get("q", "").strip()[:100]
+    if query:
+        accounts = accounts.filter(Q(code__icontains=query) | Q(name__icontains=query))
+    day = AccountScore.objects.aggregate(last=Max("as_of"))["last"]
+    stores = Store.objects.visible_to(user).filter(account=OuterRef("pk"), active=True).order_by()
+    people = DecisionMaker.objects.filter(account=OuterRef("pk")).order_by()
+    last_event = RelationshipEvent.objects.filter(account=OuterRef("pk")).order_by("-date").values("date")[:1]
+
+    def count(qs):
+        return Coalesce(Subquery(qs.values("account").annotate(n=Count("pk")).values("n"), output_field=IntegerField()), Value(0))
+
+    rows = (
+        accounts.select_related("owner")
+        .annotate(store_count=count(stores), people_count=count(people), last_event=Subquery(last_event))
+        .order_by("name", "code")
+    )
+    if day:
+        rows = rows.annotate(score=FilteredRelation("scores", condition=Q(scores__as_of=day))).annotate(
+            zone=F("score__zone"), potential=F("score__potential"), sow_pct=F("score__wallet_share") * 100,
+            ms_pct=F("score__market_share") * 100, abc=F("score__abc"),
+        )
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "accounts/account_list.html", {"page": page, "query": query, "day": day})
+
+
+# -- the dossier ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Figure:
+    """One key number of the latest run, with the change since the run before and a sparkline."""
+
+    label: str
+    value: object
+    kind: str  # "units", "pct" or "text"
+    delta: object = None
+    points: str = ""  # SVG polyline points, oldest run first
+
+
+SPARK_W, SPARK_H = 96, 28
+
+
+def _sparkline(values) -> str:
+    known = [(i, v) for i, v in enumerate(values) if v is not None]
+    if len(known) < 2:
+        return ""
+    low, high = min(v for _, v in known), max(v for _, v in known)
+    span = (high - low) or 1.0
+    step = SPARK_W / max(1, len(values) - 1)
+    return " ".join(f"{i * step:.1f},{SPARK_H - 2 - (v - low) / span * (SPARK_H - 4):.1f}" for i, v in known)
+
+
+def key_figures(scores):
+    """Figures of the latest score (scores newest first), or [] before the first run."""
+    if not scores:
+        return []
+    latest, before = scores[0], scores[1] if len(scores) > 1 else None
+    oldest_first = list(reversed(scores))
+
+    def figure(label, attr, kind, scale=1):
+        value = getattr(latest, attr)
+        value = None if value is None else value * scale
+        old = getattr(before, attr) if before else None
+        delta = None if value is None or old is None else value - old * scale
+        series = [None if getattr(s, attr) is None else getattr(s, attr) * scale for s in oldest_first]
+        return Figure(str(label), value, kind, delta, _sparkline(series))
+
+    return [
+        figure(_("Potential (units / year)"), "potential", "units"),
+        figure(_("Our sales (units / year)"), "own_annual", "units"),
+        figure(_("Wallet share"), "wallet_share", "pct", 100),
+        figure(_("Coverage"), "coverage", "pct", 100),
+    ]
+
+
+def next_birthday(birthday: dt.date, today: dt.date) -> dt.date:
+    for year in (today.year, today.year + 1):
+        try:
+            day = birthday.replace(year=year)
+        except ValueError:  # 29 February in a common year
+            day = dt.date(year, 3, 1)
+        if day >= today:
+            return day
+    raise AssertionError("unreachable")
+
+
+def reminders(people, today):
+    """(birthdays in the next 30 days, people not contacted for 90 days), each sorted by urgency."""
+    birthdays = []
+    for person in people:
+        if person.birthday:
+            day = next_birthday(person.birthday, today)
+            if (day - today).days <= BIRTHDAY_DAYS:
+                birthdays.append({"person": person, "day": day, "in_days": (day - today).days, "turns": day.year - person.birthday.year})
+    birthdays.sort(key=lambda b: (b["in_days"], b["person"].name))
+    cutoff = today - dt.timedelta(days=NO_CONTACT_DAYS)
+    silent = [p for p in people if p.last_contacted is None or p.last_contacted < cutoff]
+    silent.sort(key=lambda p: (p.last_contacted is not None, p.last_contacted or today, -p.influence, p.name))
+    for person in silent:
+        person.silent_days = None if person.last_contacted is None else (today - person.last_contacted).days
+    return birthdays, silent
+
+
+def org_chart(people):
+    """The roots of the reporting tree; each person gets `chart_reports`, strongest influence first."""
+    by_id = {p.pk: p for p in people}
+    ordered = sorted(people, key=lambda p: (-p.influence, p.name))
+    for person in ordered:
+        person.chart_reports = []
+    roots = []
+    for person in ordered:
+        boss = by_id.get(person.reports_to_id)
+        (boss.chart_reports if boss else roots).append(person)
+    # A cycle cannot be saved (models.check_reports_to), but a race could still store one: show it, don't lose it.
+    reached = set()
+
+    def reach(nodes):
+        stack = list(nodes)
+        while stack:
+            node = stack.pop()
+            if node.pk not in reached:
+                reached.add(node.pk)
+                stack.extend(node.chart_reports)
+
+    reach(roots)
+    for person in ordered:
+        if person.pk not in reached:
+            by_id[person.reports_to_id].chart_reports.remove(person)
+            roots.append(person)
+            reach([person])
+    return roots
+
+
+def role_groups(people):
+    by_role = {}
+    for person in sorted(people, key=lambda p: (-p.influence, p.name)):
+        by_role.setdefault(person.buying_role, []).append(person)
+    return [(value, label, by_role[value]) for value, label in BuyingRole.choices if value in by_role]
+
+
+def open_alert_counts(store_ids):
+    """{store id: open alerts}, or None while the alerts app (SPEC §5) is not installed."""
+    if not apps.is_installed("alerts"):
+        return None
+    try:
+        alert = apps.get_model("alerts", "Alert")
+        rows = (
+            alert.objects.filter(store_id__in=store_ids, status__in=OPEN_ALERT_STATUSES)
+            .values("store_id").annotate(n=Count("pk")).values_list("store_id", "n")
+        )
+        return dict(rows)
+    except (LookupError, FieldError):  # an alerts app of another shape: leave the column out
+        return None
+
+
+def account_stores(user, account, day):
+    """(the stores the user may see, largest potential first, at most STORE_ROWS; how many in all; alert counts)."""
+    stores = Store.objects.visible_to(user).filter(account=account)
+    total = stores.count()
+    rows = stores.select_related("region", "rep")
+    if day:
+        rows = rows.annotate(score=FilteredRelation("scores", condition=Q(scores__as_of=day))).annotate(
+            zone=F("score__zone"), potential=F("score__potential"), sow_pct=F("score__wallet_share") * 100,
+            ms_pct=F("score__market_share") * 100, abc=F("score__abc"),
+        ).order_by(F("potential").desc(nulls_last=True), "code")
+    else:
+        rows = rows.order_by("code")
+    rows = list(rows[:STORE_ROWS])
+    return rows, total, open_alert_counts([s.pk for s in rows])
+
+
+def tender_record(account):
+    counts = dict(account.events.tenders().order_by().values_list("outcome").annotate(n=Count("pk")))
+    won, lost = counts.get("won", 0), counts.get("lost", 0)
+    recent = list(account.events.tenders().order_by("-date", "-id")[:TENDER_ROWS])
+    return {
+        "won": won, "lost": lost, "pending": counts.get("pending", 0) + counts.get("", 0),
+        "win_rate": 100 * won / (won + lost) if won + lost else None, "recent": recent,
+    }
+
+
+def render_dossier(request, account, *, bound=None):
+    """The dossier page; `bound` = (target, form) of a rejected POST, shown in place with its errors."""
+    user, today = request.user, timezone.localdate()
+    may_edit = _may_edit(user, account)
+    target = bound[0] if bound else (request.GET.get("edit", "") if may_edit else "")
+
+    scores = list(AccountScore.objects.filter(account=account).order_by("-as_of")[:TREND_RUNS])
+    latest = scores[0] if scores else None
+    day = latest.as_of if latest else StoreScore.objects.aggregate(last=Max("as_of"))["last"]
+    people = list(account.decision_makers.all())
+    names = {p.pk: p for p in people}
+    for person in people:
+        person.boss = names.get(person.reports_to_id)
+    birthdays, silent = reminders(people, today)
+
+    timeline_filter = TimelineFilter(request.GET)
+    events = account.events.select_related("recorded_by").prefetch_related(
+        Prefetch("decision_makers", queryset=DecisionMaker.objects.only("id", "name", "account_id").order_by("name"))
+    ).order_by("-date", "-id")
+    kind = timeline_filter.cleaned_data.get("kind") if timeline_filter.is_valid() else ""
+    if kind:
+        events = events.filter(kind=kind)
+    timeline = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    presences = list(
+        account.competitor_presences.select_related("competitor")
+        .order_by(F("estimated_share").desc(nulls_last=True), "competitor__name")
+    )
+    stores, store_total, alerts = account_stores(user, account, day)
+
+    forms = {}
+    if may_edit:
+        forms = {
+            "person-new": DecisionMakerForm(account=account, prefix="person-new"),
+            "event-new": EventForm(account=account, prefix="event-new", initial={"date": today}),
+            "competitor-new": CompetitorForm(prefix="competitor-new", initial={"updated_on": today}),
+        }
+        forms.update(_edit_form(target, account, people, timeline.object_list, presences))
+        if bound:
+            forms[bound[0]] = bound[1]
+
+    return render(request, "accounts/dossier.html", {
+        "account": account, "may_edit": may_edit, "today": today, "target": target, "forms": forms,
+        "score": latest, "figures": key_figures(scores), "trend_runs": len(scores),
+        "people": people, "groups": role_groups(people), "chart": org_chart(people),
+        "birthdays": birthdays, "silent": silent, "birthday_days": BIRTHDAY_DAYS, "no_contact_days": NO_CONTACT_DAYS,
+        "timeline": timeline, "timeline_filter": timeline_filter, "kind": kind,
+        "kinds": RelationshipEvent.Kind.choices, "tenders": tender_record(account), "presences": presences,
+        "stores": stores, "store_total": store_total, "alerts": alerts, "alerts_installed": apps.is_installed("alerts"),
+        "store_day": day, "brands": known_brands() if may_edit else [],
+        "changes": audit.recent_changes(account, limit=CHANGE_ROWS),
+        "corrections": audit.visit_corrections(account, user, limit=CORRECTION_ROWS),
+    })
+
+
+def _edit_form(target, account, people, events, presences):
+    """The form of the one item being edited (`?edit=person-12`), if it is on the page."""
+    kind, _sep, pk = target.partition("-")
+    if target == "profile":
+        return {"profile": ProfileForm(instance=account, prefix="profile")}
+    if not pk.isdigit():
+        return {}
+    pk = int(pk)
+    if kind == "person":
+        person = next((p for p in people if p.pk == pk), None)
+        return {target: DecisionMakerForm(instance=person, account=account, prefix=target)} if person else {}
+    if kind == "event":
+        event = next((e for e in events if e.pk == pk), None)
+        return {target: EventForm(instance=event, account=account, prefix=target)} if event else {}
+    if kind == "competitor":
+        presence = next((p for p in presences if p.pk == pk), None)
+        return {target: CompetitorForm.for_presence(presence, prefix=target)} if presence else {}
+    return {}
+
+
+@login_required
+def dossier(request, code):
+    return render_dossier(request, _account_or_404(request.user, code))
+
+
+# -- edits: small views posting back to the dossier (POST, redirect, GET) ------------------------
+
+
+def _editable_account(request, code) -> KeyAccount:
+    account = _account_or_404(request.user, code)
+    if not _may_edit(request.user, account):
+        raise PermissionDenied
+    return account
+
+
+def _done(request, account, anchor, message):
+    messages.success(request, message)
+    return redirect(f"{reverse('account-dossier', args=[account.code])}#{anchor}")
+
+
+def _service_errors(form, exc: DjangoValidationError):
+    detail = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
+    for name, errors in detail.items():
+        form.add_error(name if name in form.fields else None, errors)
+
+
+@login_required
+@require_POST
+def profile_save(request, code):
+    account = _editable_account(request, code)
+    form = ProfileForm(request.POST, instance=KeyAccount.objects.get(pk=account.pk), prefix="profile")
+    if form.is_valid():
+        try:
+            services.update_profile(account=account, user=request.user, **form.cleaned_data)
+        except DjangoValidationError as exc:
+            _service_errors(form, exc)
+        else:
+            return _done(request, account, "profile", _("Profile of %(account)s saved.") % {"account": account.name})
+    return render_dossier(request, account, bound=("profile", form))
+
+
+@login_required
+@require_POST
+def person_save(request, code, pk=None):
+    account = _editable_account(request, code)
+    person = get_object_or_404(DecisionMaker, account=account, pk=pk) if pk else None
+    target = f"person-{pk}" if pk else "person-new"
+    form = DecisionMakerForm(request.POST, instance=person, account=account, prefix=target)
+    if form.is_valid():
+        try:
+            person = services.save_decision_maker(account=account, user=request.user, person=form.instance, **form.cleaned_data)
+        except DjangoValidationError as exc:
+            _service_errors(form, exc)
+        else:
+            return _done(request, account, f"person-{person.pk}", _("%(name)s saved.") % {"name": person.name})
+    return render_dossier(request, account, bound=(target, form))
+
+
+@login_required
+@require_POST
+def person_delete(request, code, pk):
+    account = _editable_account(request, code)
+    person = get_object_or_404(DecisionMaker, account=account, pk=pk)
+    services.delete_decision_maker(person=person, user=request.user)
+    return _done(request, account, "people", _("%(name)s deleted; their reports now report one level up.") % {"name": person.name})
+
+
+@login_required
+@require_POST
+def event_save(request, code, pk=None):
+    account = _editable_account(request, code)
+    event = get_object_or_404(RelationshipEvent, account=account, pk=pk) if pk else None
+    target = f"event-{pk}" if pk else "event-new"
+    form = EventForm(request.POST, instance=event, account=account, prefix=target)
+    if form.is_valid():
+        data = dict(form.cleaned_data)
+        people = list(data.pop("decision_makers"))
+        try:
+            event = services.save_event(account=account, user=request.user, event=event, decision_makers=people, **data)
+        except DjangoValidationError as exc:
+            _service_errors(form, exc)
+        else:
+            return _done(request, account, f"event-{event.pk}", _("Event of %(date)s saved.") % {"date": event.date.isoformat()})
+    return render_dossier(request, account, bound=(target, form))
+
+
+@login_required
+@require_POST
+def event_delete(request, code, pk):
+    account = _editable_account(request, code)
+    event = get_object_or_404(RelationshipEvent, account=account, pk=pk)
+    services.delete_event(event=event, user=request.user)
+    return _done(request, account, "timeline", _("Event of %(date)s deleted.") % {"date": event.date.isoformat()})
+
+
+@login_required
+@require_POST
+def competitor_save(request, code, pk=None):
+    account = _editable_account(request, code)
+    presence = get_object_or_404(CompetitorPresence, account=account, pk=pk) if pk else None
+    target = f"competitor-{pk}" if pk else "competitor-new"
+    form = CompetitorForm(request.POST, prefix=target)
+    if form.is_valid():
+        try:
+            presence = services.save_competitor_presence(
+                account=account, user=request.user, presence=presence, **form.service_fields()
+            )
+        except DjangoValidationError as exc:
+            _service_errors(form, exc)
+        else:
+            return _done(request, account, f"competitor-{presence.pk}", _("%(brand)s saved.") % {"brand": presence.competitor.name})
+    return render_dossier(request, account, bound=(target, form))
+
+
+@login_required
+@require_POST
+def competitor_delete(request, code, pk):
+    account = _editable_account(request, code)
+    presence = get_object_or_404(CompetitorPresence.objects.select_related("competitor"), account=account, pk=pk)
+    services.delete_competitor_presence(presence=presence, user=request.user)
+    return _done(request, account, "competitors", _("%(brand)s removed from the account.") % {"brand": presence.competitor.name})
