@@ -53,7 +53,9 @@ _PACKED_ROW = (
 )
 
 
-def load_visits(first_day: date, as_of: date, first_store: int = 0, last_store: int = 2**62) -> pd.DataFrame:
+def load_visits(
+    first_day: date, as_of: date, first_store: int = 0, last_store: int = 2**62, partitions: int | None = None
+) -> pd.DataFrame:
     """Visits in [first_day, as_of] of stores with ids in [first_store, last_store].
 
     Columns: store_id, date, total_sales, own_sales, confirmed. Inactive stores' rows are
@@ -63,15 +65,7 @@ def load_visits(first_day: date, as_of: date, first_store: int = 0, last_store: 
     where = "date >= %(first)s AND date <= %(as_of)s AND store_id >= %(lo)s AND store_id <= %(hi)s"
     params = {"first": first_day, "as_of": as_of, "lo": first_store, "hi": last_store}
     if connection.vendor == "postgresql":
-        with transaction.atomic(), connection.cursor() as cursor:
-            # A hash aggregate of 20,000 growing strings needs room; JIT costs more than it saves here.
-            cursor.execute("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off")
-            cursor.execute(
-                f"SELECT store_id, string_agg({_PACKED_ROW}, ''::bytea), max(total_sales) "
-                f"FROM {table} WHERE {where} GROUP BY store_id",
-                params,
-            )
-            rows = cursor.fetchall()
+        rows = _packed_rows(table, where, params, partitions or settings.ANALYTICS_PARTITIONS)
         if not rows or max(r[2] for r in rows) < _PACKED_LIMIT:
             return _unpack_visits(rows, first_day)
     with connection.cursor() as cursor:
@@ -81,6 +75,40 @@ def load_visits(first_day: date, as_of: date, first_store: int = 0, last_store: 
         rows = cursor.fetchall()
     columns = list(zip(*rows)) if rows else [[]] * 5
     return _visit_frame(columns[0], pd.to_datetime(pd.Series(columns[1], dtype=object)), *columns[2:])
+
+
+def _packed_rows(table: str, where: str, params: dict, partitions: int) -> list:
+    """(store_id, packed bytea, max total) rows, aggregating disjoint page ranges of the table at once.
+
+    PostgreSQL 15 cannot aggregate string_agg in parallel itself, so each thread scans its own
+    range of pages (a TID range scan) on its own connection; a store's rows may come back in
+    several blobs, which unpacking does not mind. Inside a transaction (tests, a caller's atomic
+    block) other connections could not see its writes, so the ranges run in turn on this one.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_relation_size(%s) / current_setting('block_size')::int", [table])
+        pages = cursor.fetchone()[0]
+    step = pages // partitions + 1
+    ranges = [(i * step, (i + 1) * step) for i in range(partitions)]
+    sql = (
+        f"SELECT store_id, string_agg({_PACKED_ROW}, ''::bytea), max(total_sales) FROM {table} "
+        f"WHERE {where} AND ctid >= %(from_page)s::tid AND ctid < %(to_page)s::tid GROUP BY store_id"
+    )
+
+    def aggregate(page_range):
+        with transaction.atomic(), connection.cursor() as cursor:
+            # A hash aggregate of 20,000 growing strings needs room; JIT costs more than it saves here.
+            cursor.execute("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off")
+            low, high = page_range
+            cursor.execute(sql, {**params, "from_page": f"({low},0)", "to_page": f"({high},0)"})
+            return cursor.fetchall()
+
+    if partitions > 1 and not connection.in_atomic_block:
+        with ThreadPoolExecutor(partitions) as pool:
+            parts = list(pool.map(lambda r: _in_own_connection(aggregate, r), ranges))
+    else:
+        parts = [aggregate(r) for r in ranges]
+    return [row for part in parts for row in part]
 
 
 def _unpack_visits(rows, first_day: date) -> pd.DataFrame:
@@ -166,15 +194,6 @@ def load_accounts(as_of: date) -> pd.DataFrame:
 # --- the per-store half, in partitions ------------------------------------------------------
 
 
-def _observe_partition(stores: pd.DataFrame, *, as_of: date, params) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    first_day = _first_loaded_day(as_of, params)
-    lo, hi = int(stores["store_id"].min()), int(stores["store_id"].max())
-    visits = load_visits(first_day, as_of, lo, hi)
-    prior = load_prior_purchases(first_day, lo, hi)
-    observed, suspects = computations.observe_stores(visits, prior, stores, params, as_of)
-    return observed, suspects, len(visits)
-
-
 def _in_own_connection(function, *args, **kwargs):
     try:
         return function(*args, **kwargs)
@@ -183,31 +202,16 @@ def _in_own_connection(function, *args, **kwargs):
 
 
 def observe(stores: pd.DataFrame, *, as_of: date, params, partitions: int | None = None):
-    """Load and observe the stores in id-range partitions: (observations, suspects, visits loaded).
+    """Load the visits and apply the per-store rules: (observations, suspects, visits loaded).
 
-    On PostgreSQL the partitions run in parallel threads, each with its own connection, so the
-    database aggregates on every core while pandas works; inside a transaction (tests, a caller's
-    atomic block) other connections could not see its writes, so the partitions run in turn.
+    `computations.observe_stores` gives each store's row from that store's visits alone, so a
+    deployment at 100,000 stores can run this per region on several workers (see README).
     """
-    partitions = partitions or settings.ANALYTICS_PARTITIONS
-    ordered = stores.sort_values("store_id")
-    bounds = np.array_split(np.arange(len(ordered)), max(1, min(partitions, len(ordered))))
-    parts = [ordered.iloc[b] for b in bounds if len(b)]
-    if not parts:
-        return computations.observe_stores(
-            _visit_frame([], [], [], [], []), pd.Series(dtype="datetime64[ns]"), stores, params, as_of
-        ) + (0,)
-    parallel = len(parts) > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block
-    if parallel:
-        with ThreadPoolExecutor(len(parts)) as pool:
-            results = list(pool.map(
-                lambda part: _in_own_connection(_observe_partition, part, as_of=as_of, params=params), parts
-            ))
-    else:
-        results = [_observe_partition(part, as_of=as_of, params=params) for part in parts]
-    observed = pd.concat([r[0] for r in results])
-    suspects = pd.concat([r[1] for r in results], ignore_index=True)
-    return observed, suspects, sum(r[2] for r in results)
+    first_day = _first_loaded_day(as_of, params)
+    visits = load_visits(first_day, as_of, partitions=partitions)
+    prior = load_prior_purchases(first_day)
+    observed, suspects = computations.observe_stores(visits, prior, stores, params, as_of)
+    return observed, suspects, len(visits)
 
 
 # --- saving -------------------------------------------------------------------------------
@@ -249,16 +253,35 @@ def _rows(model, frame, key, fields, as_of):
         yield model(as_of=as_of, **record)
 
 
+def _insert(model, frame: pd.DataFrame, key: str, fields: list[str], as_of: date) -> None:
+    """Insert one result row per frame row: COPY on PostgreSQL (20,000 rows in ~0.2 s), else bulk_create."""
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(_rows(model, frame, key, fields, as_of), batch_size=SAVE_BATCH)
+        return
+    table = frame[[key, *fields]].copy()
+    for field in fields:
+        column = model._meta.get_field(field)
+        if field in TEXT_FIELDS:
+            table[field] = table[field].fillna("")
+        elif column.get_internal_type() in {"IntegerField", "PositiveIntegerField"}:
+            table[field] = table[field].astype("Int64")  # "12", not "12.0"; NaN stays empty
+    table.insert(1, "as_of", as_of.isoformat())
+    # Floats print with repr precision, so the stored values are exactly the computed ones.
+    text = table.to_csv(sep="\t", header=False, index=False, na_rep="\\N")
+    columns = [key, "as_of", *(model._meta.get_field(f).column for f in fields)]
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN") as copy:
+            copy.write(text)
+
+
 def save_snapshot(*, as_of, store_scores, account_scores, fit, suspects, is_latest: bool) -> None:
     """Replace the `as_of` snapshot in one transaction: readers see the old rows or the new, never half."""
     with transaction.atomic():
         StoreScore.objects.filter(as_of=as_of).delete()
         AccountScore.objects.filter(as_of=as_of).delete()
         PotentialModelFit.objects.filter(as_of=as_of).delete()
-        StoreScore.objects.bulk_create(_rows(StoreScore, store_scores, "store_id", STORE_FIELDS, as_of), batch_size=SAVE_BATCH)
-        AccountScore.objects.bulk_create(
-            _rows(AccountScore, account_scores, "account_id", ACCOUNT_FIELDS, as_of), batch_size=SAVE_BATCH
-        )
+        _insert(StoreScore, store_scores, "store_id", STORE_FIELDS, as_of)
+        _insert(AccountScore, account_scores, "account_id", ACCOUNT_FIELDS, as_of)
         PotentialModelFit.objects.create(
             as_of=as_of, n=fit.n, m=fit.m, r2=_clean(fit.r2), r2_adj=_clean(fit.r2_adj), rmse=_clean(fit.rmse),
             press_r2=_clean(fit.press_r2), usable=fit.usable, reason=fit.reason,

@@ -189,8 +189,8 @@ def main():
     print(result.stdout.strip())
     print(f"stores                 {args.stores:>10,}")
     print(f"visits                 {visits:>10,}")
-    print(f"recompute (service)    {run.timings['total']:>10.2f} s   load {run.timings['load']:.2f}  "
-          f"compute {run.timings['compute']:.2f}  save {run.timings['save']:.2f}")
+    print(f"recompute (service)    {run.timings['total']:>10.2f} s   observe {run.timings['observe']:.2f}  "
+          f"score {run.timings['score']:.2f}  save {run.timings['save']:.2f}")
     print(f"recompute (process)    {wall:>10.2f} s   including interpreter and Django start-up")
     print(f"bare GROUP BY          {group_by:>10.2f} s   best of 3")
     print(f"ratio                  {run.timings['total'] / group_by:>10.2f}     (service time / GROUP BY)")
