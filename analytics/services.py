@@ -151,9 +151,9 @@ def load_prior_purchases(first_day: date, first_store: int = 0, last_store: int 
 
 
 def _previous_zone(model, key: str, as_of: date):
-    return Subquery(
-        model.objects.filter(**{key: OuterRef("pk")}, as_of__lt=as_of).order_by("-as_of").values("zone")[:1]
-    )
+    """The zone in the latest earlier run (SPEC §3.7 hysteresis); None when absent from that run."""
+    previous = model.objects.filter(as_of__lt=as_of).aggregate(day=Max("as_of"))["day"]
+    return Subquery(model.objects.filter(**{key: OuterRef("pk")}, as_of=previous).values("zone")[:1])
 
 
 def load_stores(as_of: date) -> pd.DataFrame:

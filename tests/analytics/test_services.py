@@ -1,6 +1,7 @@
 import datetime as dt
 
 import numpy as np
+import pandas as pd
 import pytest
 from django.core.management import call_command
 
@@ -170,3 +171,18 @@ def test_partitions_give_the_same_scores_as_one_pass():
     import pandas as pd
 
     pd.testing.assert_frame_equal(one[0].sort_index(), three[0].sort_index())
+
+
+def test_hysteresis_looks_at_the_latest_earlier_run_only():
+    stores = build_world(n_stores=4, days=60)
+    services.recompute(as_of=AS_OF - dt.timedelta(days=2))
+    StoreScore.objects.filter(as_of=AS_OF - dt.timedelta(days=2), store=stores[0]).update(zone="attack")
+    services.recompute(as_of=AS_OF - dt.timedelta(days=1))
+    StoreScore.objects.filter(as_of=AS_OF - dt.timedelta(days=1), store=stores[0]).delete()
+
+    frame = services.load_stores(AS_OF).set_index("store_id")
+
+    assert pd.isna(frame.loc[stores[0].pk, "previous_zone"])  # not in the latest earlier run
+    assert frame.loc[stores[1].pk, "previous_zone"] == StoreScore.objects.get(
+        as_of=AS_OF - dt.timedelta(days=1), store=stores[1]
+    ).zone
