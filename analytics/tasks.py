@@ -1,5 +1,7 @@
 from celery import shared_task
 
+from alerts import services as alert_services
+
 from . import services
 
 
@@ -7,6 +9,7 @@ from . import services
 def recompute_task(self, run_id=None, as_of=None):
     """Nightly (yesterday) or on request (a queued run); waits while another run holds the lock."""
     try:
-        services.recompute(run_id=run_id, as_of=as_of)
+        run = services.recompute(run_id=run_id, as_of=as_of)
     except services.RunInProgress as busy:
         raise self.retry(exc=busy, countdown=300)
+    alert_services.evaluate_nightly(as_of=run.as_of)  # the nightly part of SPEC §5, on the fresh suspects

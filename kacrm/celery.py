@@ -12,4 +12,6 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     # 02:30, after the day's visits are in: scores yesterday (SPEC §8).
     "nightly-recompute": {"task": "analytics.tasks.recompute_task", "schedule": crontab(hour=2, minute=30)},
+    # Alert evaluations whose task never reached a worker (broker down when the visit was saved).
+    "alerts-sweep-pending": {"task": "alerts.tasks.evaluate_pending_task", "schedule": crontab(minute="*/5")},
 }

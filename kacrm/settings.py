@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "accounts",
     "stores",
     "analytics",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -68,6 +69,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "alerts.context_processors.notifications",
             ],
         },
     },

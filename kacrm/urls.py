@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from accounts.api import CompetitorPresenceViewSet, DecisionMakerViewSet, KeyAccountViewSet, RelationshipEventViewSet
+from alerts.api import AlertViewSet
 from analytics.api import AccountScoreViewSet, AnalyticsRunViewSet, PotentialModelView, StoreScoreViewSet
 from planning.api import RegionViewSet, UserViewSet
 from stores.api import MarketShareViewSet, StoreViewSet, StoreVisitViewSet
@@ -25,6 +26,7 @@ router.register("market-shares", MarketShareViewSet, basename="market-share")
 router.register("scores/stores", StoreScoreViewSet, basename="store-score")
 router.register("scores/accounts", AccountScoreViewSet, basename="account-score")
 router.register("analytics/runs", AnalyticsRunViewSet, basename="analytics-run")
+router.register("alerts", AlertViewSet, basename="alert")
 
 urlpatterns = [
     path("api/v1/auth/token/", ObtainTokenView.as_view(), name="api-token"),
@@ -37,6 +39,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("analytics/", include("analytics.urls")),
+    path("alerts/", include("alerts.urls")),
     path("", include("stores.urls")),
     # After stores.urls, whose accounts/login/ and accounts/logout/ must win over a dossier code.
     path("accounts/", include("accounts.urls")),

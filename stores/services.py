@@ -4,6 +4,7 @@ from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError
 
 from .models import StoreVisit
+from .signals import visits_saved
 
 VISIT_FIGURES = ["total_sales", "own_sales", "display_ok", "promotion_ok", "staff_ok", "notes"]
 # 1000 rows x 13 columns = 13,000 parameters: under SQLite's 32,766 and PostgreSQL's 65,535 limits.
@@ -76,6 +77,8 @@ def upsert_visits(*, user, visits: list[dict]) -> tuple[int, int]:
     `visits` are validated dicts with a `store` instance. Unchanged rows are left alone, so
     re-sending a batch reports (0, 0). The unique constraint decides what exists: no lookup per row.
     """
+    # Inside the transaction: whatever reacts (alert evaluations) commits or rolls back with the visits.
+    visits_saved.send(sender=StoreVisit, store_ids={v["store"].pk for v in visits})
     now = timezone.now()
     if connection.vendor == "postgresql":
         return _upsert_unnest(user=user, visits=visits, now=now)
@@ -107,6 +110,8 @@ def confirm_suspect(*, visit: StoreVisit, user) -> StoreVisit:
     updated = StoreVisit.objects.filter(pk=visit.pk, suspect=True, suspect_confirmed=False).update(
         suspect_confirmed=True, suspect_confirmed_by=user
     )
+    if updated:
+        visits_saved.send(sender=StoreVisit, store_ids={visit.store_id})
     visit.refresh_from_db()
     if not updated and not visit.suspect_confirmed:
         raise ValidationError({"suspect": [_("This visit is not flagged as a suspect.")]})

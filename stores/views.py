@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext as _
 
+from alerts import services as alert_services
 from planning.models import Region, Role, User
 
 from . import services
@@ -99,11 +100,11 @@ def save_visit(request, store, form):
     except SERVICE_ERRORS as exc:
         form.add_service_errors(exc)
         return None
-    messages.success(
-        request,
-        _("Visit saved for %(store)s on %(date)s: %(own)s of %(total)s units.")
-        % {"store": store.name, "date": visit.date.isoformat(), "own": visit.own_sales, "total": visit.total_sales},
-    )
+    saved = _("Visit saved for %(store)s on %(date)s: %(own)s of %(total)s units.") % {
+        "store": store.name, "date": visit.date.isoformat(), "own": visit.own_sales, "total": visit.total_sales,
+    }
+    # The store's current FSI (SPEC §5), as its alert evaluation will see it: a few aggregated queries.
+    messages.success(request, f"{saved} {alert_services.describe_reading(alert_services.store_reading(store=store))}")
     return visit
 
 
