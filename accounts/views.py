@@ -13,9 +13,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from analytics.models import AccountScore, StoreScore
+from analytics.models import AccountScore, StoreScore, Zone
 from stores.models import Store
 
 from . import audit, services
@@ -32,6 +33,10 @@ NO_CONTACT_DAYS = 90
 CHANGE_ROWS = 15
 CORRECTION_ROWS = 8
 OPEN_ALERT_STATUSES = ("open", "acknowledged")  # SPEC §5: not yet resolved or recovered
+MARKET_SHARE_SOURCES = {
+    "region": gettext_lazy("regional market share"), "country": gettext_lazy("country market share"),
+    "panel": gettext_lazy("panel share (no market share set)"),
+}
 
 
 def _account_or_404(user, code) -> KeyAccount:
@@ -71,6 +76,9 @@ def account_list(request):
             ms_pct=F("score__market_share") * 100, abc=F("score__abc"),
         )
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
+    for account in page.object_list:
+        account.zone_label = Zone(account.zone).label if getattr(account, "zone", None) else ""
     return render(request, "accounts/account_list.html", {"page": page, "query": query, "day": day})
 
 
@@ -217,7 +225,11 @@ def account_stores(user, account, day):
     else:
         rows = rows.order_by("code")
     rows = list(rows[:STORE_ROWS])
-    return rows, total, open_alert_counts([s.pk for s in rows])
+    alerts = open_alert_counts([s.pk for s in rows])
+    for store in rows:
+        store.zone_label = Zone(store.zone).label if getattr(store, "zone", None) else ""
+        store.open_alerts = alerts.get(store.pk, 0) if alerts is not None else None
+    return rows, total, alerts
 
 
 def tender_record(account):
@@ -253,6 +265,7 @@ def render_dossier(request, account, *, bound=None):
     if kind:
         events = events.filter(kind=kind)
     timeline = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    timeline.object_list = list(timeline.object_list)
     presences = list(
         account.competitor_presences.select_related("competitor")
         .order_by(F("estimated_share").desc(nulls_last=True), "competitor__name")
@@ -266,13 +279,26 @@ def render_dossier(request, account, *, bound=None):
             "event-new": EventForm(account=account, prefix="event-new", initial={"date": today}),
             "competitor-new": CompetitorForm(prefix="competitor-new", initial={"updated_on": today}),
         }
-        forms.update(_edit_form(target, account, people, timeline.object_list, presences))
         if bound:
             forms[bound[0]] = bound[1]
+        else:
+            forms.update(_edit_form(target, account, people, timeline.object_list, presences))
+    # The one item being edited shows its form in place of its card.
+    for prefix, items in (("person", people), ("event", timeline.object_list), ("competitor", presences)):
+        for item in items:
+            item.anchor = f"{prefix}-{item.pk}"
+            item.edit_form = forms.get(item.anchor)
 
+    keep = request.GET.copy()
+    keep.pop("edit", None)
     return render(request, "accounts/dossier.html", {
-        "account": account, "may_edit": may_edit, "today": today, "target": target, "forms": forms,
+        "account": account, "may_edit": may_edit, "today": today, "target": target,
+        "dossier_url": reverse("account-dossier", args=[account.code]), "keep_query": keep.urlencode(),
+        "profile_form": forms.get("profile"), "person_form": forms.get("person-new"),
+        "event_form": forms.get("event-new"), "competitor_form": forms.get("competitor-new"),
         "score": latest, "figures": key_figures(scores), "trend_runs": len(scores),
+        "market_share_pct": None if latest is None or latest.market_share is None else 100 * latest.market_share,
+        "market_share_source": MARKET_SHARE_SOURCES.get(latest.market_share_source, "") if latest else "",
         "people": people, "groups": role_groups(people), "chart": org_chart(people),
         "birthdays": birthdays, "silent": silent, "birthday_days": BIRTHDAY_DAYS, "no_contact_days": NO_CONTACT_DAYS,
         "timeline": timeline, "timeline_filter": timeline_filter, "kind": kind,

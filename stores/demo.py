@@ -8,6 +8,7 @@ import numpy as np
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
+from accounts.demo import save_dossiers
 from accounts.models import KeyAccount
 from planning.models import Region, Role, Team, User
 
@@ -182,6 +183,8 @@ def demo_data_present() -> list[str]:
 def delete_demo_world() -> None:
     """Delete the demo users, regions, accounts and teams, every store of the demo regions with its visits, and the demo market shares."""
     region_codes = [r.code for r in REGIONS]
+    # Visits go first in one plain DELETE: through Store.delete() each would be loaded and get an audit row.
+    StoreVisit.objects.filter(store__region__code__in=region_codes)._raw_delete(StoreVisit.objects.db)
     Store.objects.filter(region__code__in=region_codes).delete()
     KeyAccount.objects.filter(code__in=[a.code for a in ACCOUNTS]).delete()
     Team.objects.filter(name__in=TEAMS).delete()
@@ -204,6 +207,7 @@ def seed_demo_world(*, stores: int, days: int, seed: int, today: dt.date, reset:
     sim = _simulate(rng, plans, days=days, today=today)
     visits = _save_visits(sim, plans, store_ids, users)
     market_shares = _save_market_shares(regions, first_day=sim.dates[0], last_day=today)
+    save_dossiers(accounts, users, today=today)
     by_owner: dict[str, list[str]] = {}
     for spec in ACCOUNTS:
         by_owner.setdefault(spec.owner, []).append(spec.code)

@@ -66,7 +66,23 @@ def _upsert_sql(rows: int) -> str:
         f"suspect_confirmed = CASE WHEN {table}.total_sales = excluded.total_sales "
         f"THEN {table}.suspect_confirmed ELSE FALSE END "
         f"WHERE {changed} "
-        f"RETURNING created_at = updated_at"
+        f"RETURNING id, created_at = updated_at"
+    )
+
+
+# The audit trail (StoreVisit.audit) of the raw upserts: the rows they inserted or changed, as they
+# are now, in one statement per batch, credited to the API user. Unchanged rows are not returned by
+# the upsert, so a re-sent batch adds no audit rows either.
+BULK_CHANGE_REASON = "bulk upsert"
+
+
+def _audit_insert_sql(source: str) -> str:
+    """INSERT the audit rows of the visit rows in `source` (a table or CTE); params: date, reason, user id."""
+    columns = [f.column for f in StoreVisit._meta.concrete_fields]
+    return (
+        f"INSERT INTO {StoreVisit.audit.model._meta.db_table} "
+        f"({', '.join(columns)}, history_date, history_change_reason, history_type, history_user_id) "
+        f"SELECT {', '.join(columns)}, %s, %s, CASE WHEN created_at = updated_at THEN '+' ELSE '~' END, %s FROM {source}"
     )
 
 
@@ -95,7 +111,15 @@ def upsert_visits(*, user, visits: list[dict]) -> tuple[int, int]:
                     v.get("staff_ok"), v.get("notes", ""), False, False, now, now,
                 ]
             cursor.execute(_upsert_sql(len(chunk)), params)
-            for (inserted,) in cursor.fetchall():
+            rows = cursor.fetchall()
+            if rows:
+                ids = [pk for pk, _inserted in rows]
+                table = StoreVisit._meta.db_table
+                cursor.execute(
+                    _audit_insert_sql(f"{table} WHERE id IN ({', '.join(['%s'] * len(ids))})"),
+                    [now, BULK_CHANGE_REASON, user.pk, *ids],
+                )
+            for _pk, inserted in rows:
                 if inserted:
                     created += 1
                 else:
@@ -134,7 +158,15 @@ def _upsert_unnest_sql() -> str:
         f"suspect_confirmed = CASE WHEN {table}.total_sales = excluded.total_sales "
         f"THEN {table}.suspect_confirmed ELSE FALSE END "
         f"WHERE {changed} "
-        f"RETURNING created_at = updated_at"
+        f"RETURNING *"
+    )
+
+
+def _upsert_unnest_audited_sql() -> str:
+    # One statement: the upsert, then its audit rows read from what it returned.
+    return (
+        f"WITH upserted AS ({_upsert_unnest_sql()}), audited AS ({_audit_insert_sql('upserted')}) "
+        f"SELECT created_at = updated_at FROM upserted"
     )
 
 
@@ -149,7 +181,7 @@ def _upsert_unnest(*, user, visits, now) -> tuple[int, int]:
         [v.get("notes", "") for v in visits],
     ]
     with connection.cursor() as cursor:
-        cursor.execute(_upsert_unnest_sql(), [now, now, *columns])
+        cursor.execute(_upsert_unnest_audited_sql(), [now, now, *columns, now, BULK_CHANGE_REASON, user.pk])
         rows = cursor.fetchall()
     created = sum(1 for (inserted,) in rows if inserted)
     return created, len(rows) - created
