@@ -1,4 +1,5 @@
 from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
 
 from .models import MarketShare, Store, StoreVisit
 
@@ -13,7 +14,7 @@ class StoreAdmin(admin.ModelAdmin):
 
 
 @admin.register(StoreVisit)
-class StoreVisitAdmin(admin.ModelAdmin):
+class StoreVisitAdmin(SimpleHistoryAdmin):  # "History" on each visit: who changed which figure (SPEC §9)
     list_display = ["store", "date", "total_sales", "own_sales", "rep", "suspect", "suspect_confirmed"]
     list_filter = ["suspect", "suspect_confirmed", "date"]
     list_select_related = ["store", "rep"]
@@ -22,6 +23,7 @@ class StoreVisitAdmin(admin.ModelAdmin):
     raw_id_fields = ["store"]
     autocomplete_fields = ["rep"]
     readonly_fields = ["created_at", "updated_at", "suspect", "suspect_confirmed_by"]
+    history_list_display = ["total_sales", "own_sales", "notes"]
 
 
 @admin.register(MarketShare)
