@@ -66,19 +66,22 @@ def _changed(record, model):
 class _Names:
     """Display names of the related objects a list of changes mentions, one query per model."""
 
-    def __init__(self):
+    def __init__(self, known=None):
         self.wanted = {DecisionMaker: set(), Competitor: set(), User: set()}
-        self.found = {}
+        self.found = {model: dict(names) for model, names in (known or {}).items()}
 
     def want(self, model, pk):
-        if pk is not None and model in self.wanted:
+        if pk is not None and model in self.wanted and pk not in self.found.get(model, {}):
             self.wanted[model].add(pk)
 
     def load(self):
+        """Look up what the page had not loaded already (people since deleted, a former owner, ...)."""
         for model, pks in self.wanted.items():
             if pks:
-                self.found[model] = {obj.pk: str(obj.get_full_name() or obj.username) if model is User else str(obj)
-                                     for obj in model.objects.filter(pk__in=pks)}
+                self.found.setdefault(model, {}).update(
+                    {obj.pk: str(obj.get_full_name() or obj.username) if model is User else str(obj)
+                     for obj in model.objects.filter(pk__in=pks)}
+                )
 
     def name(self, model, pk):
         return self.found.get(model, {}).get(pk, f"#{pk}")
@@ -100,15 +103,19 @@ def _display(f, value, names):
     return text if len(text) <= 80 else text[:77] + "…"
 
 
-def recent_changes(account: KeyAccount, *, limit: int = 15) -> list[Change]:
-    """The latest `limit` changes to the account's profile, decision-makers, events and competitors."""
+def recent_changes(account: KeyAccount, *, limit: int = 15, known=None) -> list[Change]:
+    """The latest `limit` changes to the account's profile, decision-makers, events and competitors.
+
+    `known`: {model: {pk: name}} the page has loaded already (people, brands, users), so that names
+    in the changes cost no query unless they are gone since.
+    """
     sources = [
         (KeyAccount, KeyAccount.audit.filter(id=account.pk), _("profile")),
         (DecisionMaker, DecisionMaker.audit.filter(account_id=account.pk), _("decision-maker")),
         (RelationshipEvent, RelationshipEvent.audit.filter(account_id=account.pk), _("event")),
         (CompetitorPresence, CompetitorPresence.audit.filter(account_id=account.pk), _("competitor")),
     ]
-    names = _Names()
+    names = _Names(known)
     collected = []
     for model, history, what in sources:
         for record in _with_previous(history, limit):

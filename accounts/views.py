@@ -17,11 +17,12 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from analytics.models import AccountScore, StoreScore, Zone
+from planning.models import User
 from stores.models import Store
 
 from . import audit, services
 from .forms import CompetitorForm, DecisionMakerForm, EventForm, ProfileForm, TimelineFilter, known_brands
-from .models import BuyingRole, CompetitorPresence, DecisionMaker, KeyAccount, RelationshipEvent
+from .models import BuyingRole, Competitor, CompetitorPresence, DecisionMaker, KeyAccount, RelationshipEvent
 
 PAGE_SIZE = 50
 TREND_RUNS = 6  # analytics runs shown in the key numbers' trend
@@ -305,7 +306,11 @@ def render_dossier(request, account, *, bound=None):
         "kinds": RelationshipEvent.Kind.choices, "tenders": tender_record(account), "presences": presences,
         "stores": stores, "store_total": store_total, "alerts": alerts, "alerts_installed": apps.is_installed("alerts"),
         "store_day": day, "brands": known_brands() if may_edit else [],
-        "changes": audit.recent_changes(account, limit=CHANGE_ROWS),
+        "changes": audit.recent_changes(account, limit=CHANGE_ROWS, known={
+            DecisionMaker: {p.pk: p.name for p in people},
+            Competitor: {p.competitor_id: p.competitor.name for p in presences},
+            User: {u.pk: u.get_full_name() or u.username for u in (account.owner, user) if u is not None},
+        }),
         "corrections": audit.visit_corrections(account, user, limit=CORRECTION_ROWS),
     })
 
