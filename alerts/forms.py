@@ -51,7 +51,8 @@ class AlertFilterForm(forms.Form):
         return alerts.order_by(*ORDERING[data.get("sort") or "fsi"])
 
     @property
-    def status(self):
+    def current_status(self) -> str:
+        """The status tab shown: '' (active), a status, or 'all'."""
         return (self.cleaned_data.get("status") if hasattr(self, "cleaned_data") else "") or ""
 
 

@@ -414,31 +414,43 @@ def alert_url(alert: Alert) -> str:
     return settings.SITE_URL.rstrip("/") + reverse("alert-detail", args=[alert.pk])
 
 
-def alert_email(alert: Alert, recipient, params=None) -> EmailMultiAlternatives:
-    """The opening email of one alert to one supervisor: plain text with an HTML alternative."""
-    params = params or AnalyticsSettings.current()
-    context = {
-        "alert": alert, "store": alert.store, "recipient": recipient, "url": alert_url(alert),
+def _email_row(alert: Alert) -> dict:
+    return {
+        "alert": alert, "store": alert.store, "url": alert_url(alert),
         "store_share_pct": 100 * alert.store_share, "market_share_pct": 100 * alert.market_share,
-        "window_days": params.alert_window_days,
     }
-    subject = " ".join(render_to_string("alerts/email/alert_opened_subject.txt", context).split())
+
+
+def alert_email(alerts: list, recipient, params=None) -> EmailMultiAlternatives:
+    """The opening email to one supervisor: plain text with an HTML alternative.
+
+    One alert gets its own email; the alerts one evaluation opens together (the nightly run) go to
+    each supervisor as one digest, worst FSI first, instead of a burst of emails at 02:30.
+    """
+    params = params or AnalyticsSettings.current()
+    rows = [_email_row(alert) for alert in sorted(alerts, key=lambda a: (a.fsi_at_open, a.store.code))]
+    context = {"recipient": recipient, "rows": rows, "count": len(rows), "window_days": params.alert_window_days,
+               "inbox_url": settings.SITE_URL.rstrip("/") + reverse("alert-inbox"), **rows[0]}
+    name = "alert_opened" if len(rows) == 1 else "alert_digest"
+    subject = " ".join(render_to_string(f"alerts/email/{name}_subject.txt", context).split())
     message = EmailMultiAlternatives(
-        subject=subject, body=render_to_string("alerts/email/alert_opened.txt", context),
+        subject=subject, body=render_to_string(f"alerts/email/{name}.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL, to=[recipient.email],
     )
-    message.attach_alternative(render_to_string("alerts/email/alert_opened.html", context), "text/html")
+    message.attach_alternative(render_to_string(f"alerts/email/{name}.html", context), "text/html")
     return message
 
 
 def send_alert_emails(*, alert_ids) -> int:
-    """Email every active supervisor of each alert's region; a mail failure is logged, never raised."""
+    """Email every active supervisor of the alerts' regions; a mail failure is logged, never raised."""
     alerts = list(Alert.objects.filter(pk__in=alert_ids).select_related("store__region", "store__rep"))
     links = list(_supervisor_links(a.store.region_id for a in alerts).exclude(user__email="").select_related("user"))
     params = AnalyticsSettings.current()
-    messages = [
-        alert_email(alert, link.user, params) for alert in alerts for link in links if link.region_id == alert.store.region_id
-    ]
+    recipients, theirs = {}, {}
+    for link in links:
+        recipients[link.user_id] = link.user
+        theirs.setdefault(link.user_id, []).extend(a for a in alerts if a.store.region_id == link.region_id)
+    messages = [alert_email(theirs[user_id], user, params) for user_id, user in sorted(recipients.items())]
     if not messages:
         return 0
     try:

@@ -60,7 +60,7 @@ def alert_inbox(request):
     ]
     unread = Notification.objects.filter(user=user).unread().select_related("alert__store")
     return render(request, "alerts/inbox.html", {
-        "page": page, "filters": filters, "tabs": tabs, "status": filters.status,
+        "page": page, "filters": filters, "tabs": tabs, "status": filters.current_status,
         "many_regions": user.sees_everything or regions.count() > 1,
         "notifications": list(unread[:INBOX_NOTIFICATIONS]), "unread_count": unread.count(),
         **_thresholds(AnalyticsSettings.current()),

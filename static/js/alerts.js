@@ -76,7 +76,7 @@
           x: {
             grid: { display: false },
             ticks: {
-              autoSkip: true, maxRotation: 0, maxTicksLimit: 8,
+              autoSkip: true, maxRotation: 0, maxTicksLimit: canvas.parentNode.clientWidth < 560 ? 4 : 8,
               callback: function (value) { return dayFormat.format(asDate(this.getLabelForValue(value))); }
             }
           },

@@ -33,9 +33,28 @@ def store(my_store, share):
     return my_store
 
 
-@pytest.fixture
-def other_region_store():
-    from tests.factories import RegionFactory
+def make_alert(store, *, status="open", fsi=72.0, opened_on=None, **fields):
+    """An alert row as an evaluation would leave it (for the API and page tests)."""
+    from alerts.models import Alert
 
-    south = RegionFactory(code="south", country="CN")
-    return StoreFactory(code="far", region=south)
+    opened_on = opened_on or day(34)
+    values = dict(
+        store=store, status=status, opened_on=opened_on, fsi_at_open=fsi, fsi_week_before=fsi + 2, latest_on=opened_on,
+        fsi_latest=fsi, store_share=0.25 * fsi / 100, market_share=0.25, market_share_source="region", valid_days=20,
+    )
+    if status in ("resolved", "recovered"):
+        values["closed_on"] = opened_on
+    values.update(fields)
+    return Alert.objects.create(**values)
+
+
+@pytest.fixture
+def south():
+    """Another region with its own supervisor, store and alert: data that must not leak."""
+    from tests.factories import RegionFactory, SupervisorFactory
+
+    region = RegionFactory(code="south", name="South", country="CN")
+    sup2 = SupervisorFactory(username="sup2")
+    region.supervisors.add(sup2)
+    far = StoreFactory(code="far", name="Far Store", region=region)
+    return {"region": region, "supervisor": sup2, "store": far, "alert": make_alert(far, fsi=60.0)}
