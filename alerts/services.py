@@ -7,12 +7,13 @@ from functools import partial
 import pandas as pd
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Max, Q, Sum
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from rest_framework.exceptions import ValidationError
 
 from analytics.models import AnalyticsSettings, StoreScore
@@ -210,8 +211,8 @@ def load_state(t: date, params, store_ids=None) -> pd.DataFrame:
 def evaluate_stores(*, t: date, store_ids=None, params=None) -> Outcome:
     """Evaluate SPEC §5 at `t` for the stores (every active one when None): open, recover, update readings.
 
-    Set-based: a fixed number of aggregated queries whatever the number of stores, then one insert
-    per opened alert (rare) and batched updates. Running it twice changes nothing the second time.
+    Set-based: a fixed number of aggregated queries whatever the number of stores (per batch of
+    2000 when `store_ids` are given), then batched writes. Running it twice changes nothing the second time.
     """
     params = params or AnalyticsSettings.current()
     batches = [None] if store_ids is None else list(_batches(sorted(set(store_ids))))
@@ -244,32 +245,77 @@ def _changed(row, values) -> bool:
 def _apply(decided: pd.DataFrame, t: date) -> Outcome:
     outcome = Outcome()
     decided = decided.assign(t=t)
-    for row in decided[decided["action"] == "open"].itertuples():
-        try:
-            with transaction.atomic():
-                alert = Alert.objects.create(
-                    store_id=row.Index, opened_on=t, fsi_at_open=float(row.fsi_now), fsi_week_before=float(row.fsi_prev),
-                    **_latest(row),
-                )
-        except IntegrityError:  # another worker opened it a moment ago
-            continue
-        outcome.opened.append(alert.pk)
-    for row in decided[decided["action"] == "recover"].itertuples():
-        done = Alert.objects.filter(pk=int(row.alert_id), status__in=Alert.ACTIVE).update(
-            status=Alert.Status.RECOVERED, closed_on=t, updated_at=timezone.now(), **_latest(row)
-        )
-        if done:
-            outcome.recovered.append(int(row.alert_id))
-    changed = []
-    for row in decided[decided["action"] == "update"].itertuples():
-        values = _latest(row)
-        if _changed(row, values):
-            changed.append(Alert(pk=int(row.alert_id), updated_at=timezone.now(), **values))
-    Alert.objects.bulk_update(changed, [*STATE_FIELDS, "updated_at"], batch_size=SAVE_BATCH)
-    outcome.updated = len(changed)
+    opening = [
+        Alert(store_id=row.Index, opened_on=t, fsi_at_open=float(row.fsi_now), fsi_week_before=float(row.fsi_prev), **_latest(row))
+        for row in decided[decided["action"] == "open"].itertuples()
+    ]
+    outcome.opened = [alert.pk for alert in _insert_alerts(opening)]
+    recovering = {int(row.alert_id): _latest(row) for row in decided[decided["action"] == "recover"].itertuples()}
+    outcome.recovered = sorted(_write_readings(recovering, recover_on=t))
+    changed = {
+        int(row.alert_id): values
+        for row in decided[decided["action"] == "update"].itertuples()
+        if _changed(row, values := _latest(row))
+    }
+    outcome.updated = len(_write_readings(changed))
     if outcome.opened:
         notify_opened(alert_ids=outcome.opened)
     return outcome
+
+
+def _write_readings(readings: dict, *, recover_on: date | None = None) -> list:
+    """Store the latest reading of active alerts ({id: values}); with `recover_on`, recover them too.
+
+    Only alerts still open or acknowledged are written (a supervisor may have resolved one meanwhile);
+    returns their ids. PostgreSQL: one UPDATE ... FROM unnest(...) whatever the number of alerts,
+    where Django's bulk_update builds a CASE per row (16 s for 10,000 alerts).
+    """
+    if not readings:
+        return []
+    now = timezone.now()
+    closing = {"status": Alert.Status.RECOVERED, "closed_on": recover_on} if recover_on else {}
+    if connection.vendor != "postgresql":
+        return [
+            pk for pk, values in readings.items()
+            if Alert.objects.filter(pk=pk, status__in=Alert.ACTIVE).update(updated_at=now, **closing, **values)
+        ]
+    table = Alert._meta.db_table
+    columns = [("id", "bigint"), ("latest_on", "date"), ("fsi_latest", "float8"), ("store_share", "float8"),
+               ("market_share", "float8"), ("market_share_source", "text"), ("valid_days", "integer")]
+    sets = ", ".join(f"{name} = u.{name}" for name, _type in columns[1:])
+    if closing:
+        sets += ", status = %s, closed_on = %s"
+    sql = (
+        f"UPDATE {table} AS a SET {sets}, updated_at = %s "
+        f"FROM unnest({', '.join(f'%s::{kind}[]' for _name, kind in columns)}) AS u({', '.join(n for n, _k in columns)}) "
+        f"WHERE a.id = u.id AND a.status = ANY(%s) RETURNING a.id"
+    )
+    arrays = [list(readings)] + [[values[name] for values in readings.values()] for name, _kind in columns[1:]]
+    params = [*closing.values(), now, *arrays, [str(status) for status in Alert.ACTIVE]]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [pk for (pk,) in cursor.fetchall()]
+
+
+def _insert_alerts(alerts: list) -> list:
+    """Insert new alerts in batches; if another worker opened one of them meanwhile, one by one, skipping it."""
+    if not alerts:
+        return []
+    try:
+        with transaction.atomic():
+            return Alert.objects.bulk_create(alerts, batch_size=SAVE_BATCH)
+    except IntegrityError:
+        pass
+    inserted = []
+    for alert in alerts:
+        alert.pk = None
+        try:
+            with transaction.atomic():
+                alert.save(force_insert=True)
+        except IntegrityError:  # the store got its active alert a moment ago
+            continue
+        inserted.append(alert)
+    return inserted
 
 
 def latest_visit_days(store_ids) -> dict:
@@ -349,7 +395,11 @@ def describe_reading(reading: Reading) -> str:
             "ms": 100 * reading.market_share, "fsi": reading.fsi,
         }
     if reading.valid_days < reading.min_days:
-        return _("No FSI yet: %(n)s valid day(s) in the last %(days)s, %(min)s needed.") % {
+        return ngettext(
+            "No FSI yet: %(n)s valid day in the last %(days)s, %(min)s needed.",
+            "No FSI yet: %(n)s valid days in the last %(days)s, %(min)s needed.",
+            reading.valid_days,
+        ) % {
             "n": reading.valid_days, "days": reading.window_days, "min": reading.min_days,
         }
     return _("No FSI: there is no market share to compare with.")

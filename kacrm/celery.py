@@ -13,5 +13,8 @@ app.conf.beat_schedule = {
     # 02:30, after the day's visits are in: scores yesterday (SPEC §8).
     "nightly-recompute": {"task": "analytics.tasks.recompute_task", "schedule": crontab(hour=2, minute=30)},
     # Alert evaluations whose task never reached a worker (broker down when the visit was saved).
-    "alerts-sweep-pending": {"task": "alerts.tasks.evaluate_pending_task", "schedule": crontab(minute="*/5")},
+    # A sweep not started within its 5 minutes is dropped: the next one does the same work.
+    "alerts-sweep-pending": {
+        "task": "alerts.tasks.evaluate_pending_task", "schedule": crontab(minute="*/5"), "options": {"expires": 290},
+    },
 }

@@ -272,3 +272,17 @@ def test_the_nightly_evaluation_issues_the_same_queries_for_2_and_20_stores(regi
 
     small = count(2)
     assert count(18) == small
+
+
+def test_opening_skips_a_store_another_worker_opened_meanwhile(store, region):
+    from tests.alerts.conftest import make_alert
+
+    other = StoreFactory(code="other", region=region)
+    make_alert(store)  # opened by a concurrent evaluation after this one read the state
+    fields = dict(opened_on=day(40), fsi_at_open=70, fsi_week_before=70, latest_on=day(40), fsi_latest=70,
+                  store_share=0.175, market_share=0.25, market_share_source="region", valid_days=28)
+
+    inserted = services._insert_alerts([Alert(store=store, **fields), Alert(store=other, **fields)])
+
+    assert [a.store.code for a in inserted] == ["other"]
+    assert sorted(Alert.objects.values_list("store__code", "opened_on")) == [("mine", day(34)), ("other", day(40))]

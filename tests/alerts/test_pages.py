@@ -195,7 +195,7 @@ def test_a_rep_is_told_when_there_are_too_few_days_for_an_fsi(client, rep, my_st
         "store": "mine", "date": today.isoformat(), "total_sales": 100, "own_sales": 28,
     }, follow=True)
 
-    assert [str(m) for m in response.context["messages"]][0].endswith("No FSI yet: 1 valid day(s) in the last 28, 8 needed.")
+    assert [str(m) for m in response.context["messages"]][0].endswith("No FSI yet: 1 valid day in the last 28, 8 needed.")
 
 
 def count_queries(client, url):

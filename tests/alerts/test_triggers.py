@@ -183,3 +183,13 @@ def test_the_recompute_command_runs_the_nightly_evaluation(store, supervisor, ca
     assert list(Alert.objects.values_list("store__code", "opened_on")) == [("mine", day(40))]
     assert "alerts_evaluated=1 alerts_opened=1 alerts_recovered=0" in capsys.readouterr().out
     assert [m.to for m in mail.outbox] == [["sup1@example.com"]]
+
+
+def test_the_nightly_beat_task_runs_the_evaluation_after_the_recompute(store):
+    from analytics.tasks import recompute_task
+
+    low_history(store, last=40)
+
+    recompute_task.delay(as_of=day(40).isoformat())
+
+    assert list(Alert.objects.values_list("store__code", "opened_on")) == [("mine", day(40))]
