@@ -3,6 +3,8 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS
@@ -185,6 +187,11 @@ class CompetitorPresenceFilter(filters.FilterSet):
         fields = ["competitor"]
 
 
+ACCOUNT_CODE = OpenApiParameter(
+    "account_code", OpenApiTypes.STR, OpenApiParameter.PATH, description="The key account's code."
+)
+
+
 class AccountNestedViewSet(viewsets.ModelViewSet):
     """Base of the dossier resources: the account of the URL must be visible (else 404) and, for a
     write, editable by the caller (else 403)."""
@@ -208,6 +215,7 @@ class AccountNestedViewSet(viewsets.ModelViewSet):
         return queryset.filter(account=self.account)
 
 
+@extend_schema(parameters=[ACCOUNT_CODE])
 class DecisionMakerViewSet(AccountNestedViewSet):
     """The decision-makers of an account, with `reports_to` for the org chart."""
 
@@ -231,6 +239,7 @@ class DecisionMakerViewSet(AccountNestedViewSet):
         services.delete_decision_maker(person=instance, user=self.request.user)
 
 
+@extend_schema(parameters=[ACCOUNT_CODE])
 class RelationshipEventViewSet(AccountNestedViewSet):
     """The relationship timeline of an account: meetings, calls, tenders with their outcome, ..."""
 
@@ -254,6 +263,7 @@ class RelationshipEventViewSet(AccountNestedViewSet):
         services.delete_event(event=instance, user=self.request.user)
 
 
+@extend_schema(parameters=[ACCOUNT_CODE])
 class CompetitorPresenceViewSet(AccountNestedViewSet):
     """The competing brands in an account; `competitor` is the brand's name."""
 
