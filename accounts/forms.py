@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import Competitor, CompetitorPresence, CustomerRole, DecisionMaker, KeyAccount, RelationshipEvent
+from .models import BuyingRole, Competitor, CompetitorPresence, CustomerRole, DecisionMaker, KeyAccount, RelationshipEvent
 
 DATE_INPUT = forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
 
@@ -67,6 +67,7 @@ class DecisionMakerForm(forms.ModelForm):
             colleagues = colleagues.exclude(pk=self.instance.pk)
         self.fields["reports_to"].queryset = colleagues
         self.fields["reports_to"].empty_label = _("Nobody (top of the chart)")
+        self.fields["buying_role"].choices = [("", _("Choose a buying role")), *BuyingRole.choices]
 
 
 class EventForm(forms.ModelForm):
