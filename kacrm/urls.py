@@ -6,7 +6,7 @@ from rest_framework.routers import DefaultRouter
 from accounts.api import CompetitorPresenceViewSet, DecisionMakerViewSet, KeyAccountViewSet, RelationshipEventViewSet
 from alerts.api import AlertViewSet
 from analytics.api import AccountScoreViewSet, AnalyticsRunViewSet, PotentialModelView, StoreScoreViewSet
-from planning.api import RegionViewSet, UserViewSet
+from planning.api import RegionViewSet, TargetViewSet, UserViewSet
 from stores.api import MarketShareViewSet, StoreViewSet, StoreVisitViewSet
 
 from .auth import ObtainTokenView
@@ -27,6 +27,7 @@ router.register("scores/stores", StoreScoreViewSet, basename="store-score")
 router.register("scores/accounts", AccountScoreViewSet, basename="account-score")
 router.register("analytics/runs", AnalyticsRunViewSet, basename="analytics-run")
 router.register("alerts", AlertViewSet, basename="alert")
+router.register("targets", TargetViewSet, basename="target")
 
 urlpatterns = [
     path("api/v1/auth/token/", ObtainTokenView.as_view(), name="api-token"),
@@ -40,6 +41,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("analytics/", include("analytics.urls")),
     path("alerts/", include("alerts.urls")),
+    path("planning/", include("planning.urls")),
     path("", include("stores.urls")),
     # After stores.urls, whose accounts/login/ and accounts/logout/ must win over a dossier code.
     path("accounts/", include("accounts.urls")),

@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import Region, Team, User
+from .models import Region, Target, Team, User
 
 
 @admin.register(User)
@@ -26,3 +27,18 @@ class RegionAdmin(admin.ModelAdmin):
 class TeamAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "region"]
     list_filter = ["kind", "region"]
+
+
+@admin.register(Target)
+class TargetAdmin(admin.ModelAdmin):
+    list_display = ["store", "month", "zone", "generated_own", "target_own", "edited_by", "edited_at"]
+    list_filter = ["month", "zone"]
+    list_select_related = ["store", "edited_by"]
+    search_fields = ["store__code", "store__name"]
+    raw_id_fields = ["store"]
+    readonly_fields = ["edited_by", "edited_at"]
+
+    def save_model(self, request, obj, form, change):
+        if change and "target_own" in form.changed_data:
+            obj.edited_by, obj.edited_at = request.user, timezone.now()
+        super().save_model(request, obj, form, change)

@@ -1,12 +1,18 @@
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django_filters import rest_framework as filters
-from rest_framework import serializers, viewsets
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
 from rest_framework.permissions import IsAdminUser
+from rest_framework.response import Response
 
 from kacrm.permissions import ReadAnyWriteByRole
 
-from .models import Region, Role, Team, User
+from . import services
+from .forms import MonthField
+from .models import Region, Role, Target, Team, User
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -95,3 +101,95 @@ class RegionViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self):
         return Region.objects.visible_to(self.request.user).prefetch_related("supervisors").order_by("code")
+
+
+class MonthFilter(filters.Filter):
+    field_class = MonthField
+
+
+class TargetSerializer(serializers.ModelSerializer):
+    store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    month = serializers.DateField(read_only=True, format="%Y-%m")
+    edited_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    target_own = serializers.FloatField(min_value=0, max_value=10_000_000_000)
+    actual_own = serializers.FloatField(read_only=True, allow_null=True)
+    visit_days = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Target
+        fields = [
+            "id", "store", "month", "zone", "score_as_of", "potential", "wallet_share", "market_share",
+            "generated_own", "target_own", "edited_by", "edited_at", "actual_own", "visit_days",
+        ]
+        read_only_fields = [
+            "zone", "score_as_of", "potential", "wallet_share", "market_share", "generated_own", "edited_at",
+        ]
+
+
+class TargetFilter(filters.FilterSet):
+    month = MonthFilter(field_name="month")
+    store = filters.CharFilter(field_name="store__code")
+    region = filters.CharFilter(field_name="store__region__code")
+    rep = filters.CharFilter(field_name="store__rep__username")
+    account = filters.CharFilter(field_name="store__account__code")
+    edited = filters.BooleanFilter(field_name="edited_at", lookup_expr="isnull", exclude=True)
+
+    class Meta:
+        model = Target
+        fields = ["month", "store", "region", "rep", "account", "zone", "edited"]
+
+
+class TargetSummaryQuery(serializers.Serializer):
+    group = serializers.ChoiceField(choices=sorted(services.GROUPS))
+    month = serializers.DateField(required=False, input_formats=["%Y-%m", "%Y-%m-%d"])
+
+
+class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    """Monthly targets of own units per store (SPEC §6) with the month's actual; supervisors and analysts edit them.
+
+    The list shows one month: `?month=YYYY-MM`, this month by default.
+
+    `actual_own` is the mean own units per valid visit day of the target's month times the days in the month.
+    """
+
+    serializer_class = TargetSerializer
+    permission_classes = [ReadAnyWriteByRole]
+    write_roles = (Role.SUPERVISOR,)
+    filterset_class = TargetFilter
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def get_queryset(self):
+        targets = Target.objects.visible_to(self.request.user).select_related("store", "edited_by")
+        if "pk" in self.kwargs:  # a detail: its own month's actual
+            pk = self.kwargs["pk"]
+            month = Target.objects.filter(pk=pk).values_list("month", flat=True).first() if pk.isdigit() else None
+            return services.with_actuals(targets, month or timezone.localdate())
+        month = self._month()
+        return services.with_actuals(targets.filter(month=month), month).order_by("store__code")
+
+    def _month(self):
+        """The `month` asked for, else this month (a bad value is the filterset's 400)."""
+        try:
+            month = MonthField(required=False).clean(self.request.query_params.get("month", ""))
+        except DjangoValidationError:
+            month = None
+        return month or timezone.localdate().replace(day=1)
+
+    def perform_update(self, serializer):
+        services.edit_target(target=serializer.instance, target_own=serializer.validated_data["target_own"],
+                             user=self.request.user)
+
+    @extend_schema(parameters=[TargetSummaryQuery], responses=inline_serializer("TargetSummary", {
+        "key": serializers.IntegerField(allow_null=True), "label": serializers.CharField(allow_null=True),
+        "stores": serializers.IntegerField(), "covered": serializers.IntegerField(),
+        "target": serializers.FloatField(), "covered_target": serializers.FloatField(),
+        "actual": serializers.FloatField(allow_null=True), "attainment": serializers.FloatField(allow_null=True),
+    }, many=True))
+    @action(detail=False, methods=["get"])
+    def summary(self, request):
+        """Target versus actual per `group` (`rep`, `region`, `account`) for `month` (default: this month)."""
+        query = TargetSummaryQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        month = query.validated_data.get("month") or timezone.localdate()
+        targets = Target.objects.visible_to(request.user)
+        return Response(services.summarize_targets(targets, month, query.validated_data["group"]))

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import Q
@@ -100,3 +101,60 @@ class Team(models.Model):
 
     def __str__(self):
         return self.name
+
+
+def first_of_month(day):
+    return day.replace(day=1)
+
+
+class TargetQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Targets of the stores the user may see (reps: their stores; supervisors: their regions)."""
+        from stores.models import scope_q  # stores imports this module
+
+        if not user.is_authenticated:
+            return self.none()
+        q = scope_q(user, "store__")
+        return self.all() if q is None else self.filter(q)
+
+    def for_month(self, month):
+        return self.filter(month=first_of_month(month))
+
+
+class Target(models.Model):
+    """A store's target of own sales (units) for one month, generated from the latest score (SPEC §6)."""
+
+    store = models.ForeignKey("stores.Store", verbose_name=_("store"), on_delete=models.CASCADE, related_name="targets")
+    month = models.DateField(_("month"), help_text=_("The first day of the month."))
+    zone = models.CharField(_("zone"), max_length=12)
+    score_as_of = models.DateField(_("score as of"))
+    potential = models.FloatField(_("potential"))
+    wallet_share = models.FloatField(_("wallet share"))
+    market_share = models.FloatField(_("market share"), null=True)
+    generated_own = models.FloatField(_("generated target (units)"))
+    target_own = models.FloatField(_("target (units)"))
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("edited by"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )
+    edited_at = models.DateTimeField(_("edited at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = TargetQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["month", "store_id"]
+        verbose_name = _("target")
+        verbose_name_plural = _("targets")
+        constraints = [
+            models.UniqueConstraint(fields=["store", "month"], name="one_target_per_store_and_month"),
+            models.CheckConstraint(condition=Q(target_own__gte=0), name="target_own_not_negative"),
+        ]
+        indexes = [models.Index(fields=["month", "store"], name="target_month_store_idx")]
+
+    def __str__(self):
+        return f"{self.store_id} {self.month:%Y-%m}: {self.target_own:.0f}"
+
+    @property
+    def edited(self) -> bool:
+        return self.edited_at is not None

@@ -1,10 +1,24 @@
 import hashlib
+from datetime import timedelta
 
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
-from django.utils.translation import gettext_lazy as _
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.formats import date_format, number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from . import computations, services
+from .forms import TargetEditForm, TargetFilterForm
+from .models import Role, Target
+
+PAGE_SIZE = 50
 
 MAX_FAILED_LOGINS = 10
 LOGIN_WINDOW_SECONDS = 15 * 60
@@ -30,7 +44,7 @@ class ThrottledAuthenticationForm(AuthenticationForm):
 
     error_messages = {
         **AuthenticationForm.error_messages,
-        "throttled": _("Too many failed sign-in attempts. For your security, wait 15 minutes and try again."),
+        "throttled": gettext_lazy("Too many failed sign-in attempts. For your security, wait 15 minutes and try again."),
     }
 
     def clean(self):
@@ -50,3 +64,71 @@ class ThrottledAuthenticationForm(AuthenticationForm):
 class ThrottledLoginView(LoginView):
     form_class = ThrottledAuthenticationForm
     redirect_authenticated_user = True
+
+
+# ---- Planning pages (SPEC §6) ----
+
+def may_edit_targets(user) -> bool:
+    """Supervisors (their regions' stores, by scope) and analysts; reps and KA managers read."""
+    return user.sees_everything or user.role == Role.SUPERVISOR
+
+
+@login_required
+def target_list(request):
+    user = request.user
+    filters = TargetFilterForm(request.GET)
+    filters.is_valid()
+    data = filters.cleaned_data if filters.is_bound else {}
+    month = data.get("month") or timezone.localdate().replace(day=1)
+    group = data.get("group") or "store"
+    visible = Target.objects.visible_to(user)
+    editable = may_edit_targets(user)
+    edit_form = None
+    if request.method == "POST":
+        if not editable:
+            raise PermissionDenied
+        edit_form = TargetEditForm(request.POST)
+        if edit_form.is_valid():
+            target = get_object_or_404(visible.select_related("store"), pk=edit_form.cleaned_data["target"])
+            services.edit_target(target=target, target_own=edit_form.cleaned_data["target_own"], user=user)
+            messages.success(request, _("Target of %(store)s for %(month)s set to %(value)s units.") % {
+                "store": target.store.name, "month": date_format(target.month, "YEAR_MONTH_FORMAT"),
+                "value": number_format(target.target_own, 0),
+            })
+            return redirect(request.get_full_path())
+        messages.error(request, _("The target was not saved: %(errors)s") % {
+            "errors": " ".join(e for errors in edit_form.errors.values() for e in errors)})
+
+    context = {
+        "filters": filters, "month": month, "group": group, "editable": editable,
+        "previous_month": (month - timedelta(days=1)).replace(day=1), "next_month": computations.next_month(month),
+    }
+    if group == "store":
+        ids = visible.filter(month=month).order_by("store__code").values_list("pk", flat=True)
+        page = Paginator(ids, PAGE_SIZE).get_page(request.GET.get("page"))
+        rows = services.with_actuals(
+            Target.objects.filter(pk__in=list(page.object_list)).select_related(
+                "store", "store__rep", "store__region", "edited_by"), month,
+        ).order_by("store__code")
+        page.object_list = [_with_attainment(t) for t in rows]
+        context["page"] = page
+    else:
+        context["summary"] = services.summarize_targets(visible, month, group)
+        context["totals"] = _totals(context["summary"])
+    return render(request, "planning/target_list.html", context)
+
+
+def _with_attainment(target):
+    target.attainment = target.actual_own / target.target_own if target.actual_own is not None and target.target_own else None
+    return target
+
+
+def _totals(rows):
+    target = sum(r["target"] or 0 for r in rows)
+    covered_target = sum(r["covered_target"] or 0 for r in rows)
+    actuals = [r["actual"] for r in rows if r["actual"] is not None]
+    actual = sum(actuals) if actuals else None
+    return {
+        "stores": sum(r["stores"] for r in rows), "covered": sum(r["covered"] for r in rows), "target": target,
+        "actual": actual, "attainment": actual / covered_target if actual is not None and covered_target else None,
+    }
