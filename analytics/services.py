@@ -204,13 +204,31 @@ def _in_own_connection(function, *args, **kwargs):
 def observe(stores: pd.DataFrame, *, as_of: date, params, partitions: int | None = None):
     """Load the visits and apply the per-store rules: (observations, suspects, visits loaded).
 
-    `computations.observe_stores` gives each store's row from that store's visits alone, so a
-    deployment at 100,000 stores can run this per region on several workers (see README).
+    `computations.observe_stores` gives each store's row from that store's visits alone, so the
+    stores are observed in id ranges on parallel threads (numpy and pandas release the GIL in
+    their loops), and a deployment at 100,000 stores can run it per region on several workers.
     """
+    partitions = partitions or settings.ANALYTICS_PARTITIONS
     first_day = _first_loaded_day(as_of, params)
     visits = load_visits(first_day, as_of, partitions=partitions)
     prior = load_prior_purchases(first_day)
-    observed, suspects = computations.observe_stores(visits, prior, stores, params, as_of)
+    ordered = stores.sort_values("store_id")
+    bounds = [b for b in np.array_split(np.arange(len(ordered)), max(1, min(partitions, len(ordered)))) if len(b)]
+    if len(bounds) <= 1:
+        observed, suspects = computations.observe_stores(visits, prior, stores, params, as_of)
+        return observed, suspects, len(visits)
+    store_ids = visits["store_id"].to_numpy()
+
+    def observe_range(rows):
+        part = ordered.iloc[rows]
+        low, high = part["store_id"].iloc[0], part["store_id"].iloc[-1]
+        mine = (store_ids >= low) & (store_ids <= high)
+        return computations.observe_stores(visits[mine], prior, part, params, as_of)
+
+    with ThreadPoolExecutor(len(bounds)) as pool:
+        results = list(pool.map(observe_range, bounds))
+    observed = pd.concat([r[0] for r in results])
+    suspects = pd.concat([r[1] for r in results], ignore_index=True)
     return observed, suspects, len(visits)
 
 
