@@ -3,7 +3,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import Region, Target, Team, User
+from .models import Region, Target, Team, User, VisitPlan
 
 
 @admin.register(User)
@@ -40,5 +40,20 @@ class TargetAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change and "target_own" in form.changed_data:
+            obj.edited_by, obj.edited_at = request.user, timezone.now()
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(VisitPlan)
+class VisitPlanAdmin(admin.ModelAdmin):
+    list_display = ["store", "rep", "weekdays", "zone", "edited_by", "edited_at"]
+    list_filter = ["zone"]
+    list_select_related = ["store", "rep", "edited_by"]
+    search_fields = ["store__code", "store__name", "rep__username"]
+    raw_id_fields = ["store", "rep"]
+    readonly_fields = ["edited_by", "edited_at"]
+
+    def save_model(self, request, obj, form, change):
+        if change and "weekdays" in form.changed_data:
             obj.edited_by, obj.edited_at = request.user, timezone.now()
         super().save_model(request, obj, form, change)

@@ -2,6 +2,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django_filters import rest_framework as filters
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -12,7 +13,7 @@ from kacrm.permissions import ReadAnyWriteByRole
 
 from . import services
 from .forms import MonthField
-from .models import Region, Role, Target, Team, User
+from .models import Region, Role, Target, Team, User, VisitPlan
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -193,3 +194,55 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upd
         month = query.validated_data.get("month") or timezone.localdate()
         targets = Target.objects.visible_to(request.user)
         return Response(services.summarize_targets(targets, month, query.validated_data["group"]))
+
+
+class VisitPlanSerializer(serializers.ModelSerializer):
+    store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    rep = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    edited_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    weekdays = serializers.ListField(child=serializers.IntegerField(min_value=0, max_value=6), max_length=7)
+
+    class Meta:
+        model = VisitPlan
+        fields = ["id", "store", "rep", "weekdays", "zone", "edited_by", "edited_at"]
+        read_only_fields = ["zone", "edited_at"]
+
+    def validate_weekdays(self, value):
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError(_("Each weekday may appear only once."))
+        closed = set(self.instance.store.closed_weekdays or ()) if self.instance else set()
+        if closed & set(value):
+            raise serializers.ValidationError(_("The store is closed on some of these weekdays."))
+        return sorted(value)
+
+
+class VisitPlanFilter(filters.FilterSet):
+    store = filters.CharFilter(field_name="store__code")
+    region = filters.CharFilter(field_name="store__region__code")
+    rep = filters.CharFilter(field_name="rep__username")
+    edited = filters.BooleanFilter(field_name="edited_at", lookup_expr="isnull", exclude=True)
+
+    class Meta:
+        model = VisitPlan
+        fields = ["store", "region", "rep", "zone", "edited"]
+
+
+class VisitPlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
+                       viewsets.GenericViewSet):
+    """Which weekdays (0 = Monday ... 6 = Sunday) each store is visited (SPEC §6); supervisors and analysts edit."""
+
+    serializer_class = VisitPlanSerializer
+    permission_classes = [ReadAnyWriteByRole]
+    write_roles = (Role.SUPERVISOR,)
+    filterset_class = VisitPlanFilter
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return (
+            VisitPlan.objects.visible_to(self.request.user)
+            .select_related("store", "rep", "edited_by").order_by("store__code")
+        )
+
+    def perform_update(self, serializer):
+        services.edit_visit_plan(plan=serializer.instance, weekdays=serializer.validated_data["weekdays"],
+                                 user=self.request.user)

@@ -158,3 +158,54 @@ class Target(models.Model):
     @property
     def edited(self) -> bool:
         return self.edited_at is not None
+
+
+class VisitPlanQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Reps: their own plans; supervisors: their regions'; KA managers: their accounts' stores; analysts: all."""
+        from stores.models import scope_q
+
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_sales_manager:
+            return self.filter(rep=user)
+        q = scope_q(user, "store__")
+        return self.all() if q is None else self.filter(q)
+
+    def current(self):
+        """Plans that count: an active store still assigned to the plan's rep."""
+        return self.filter(store__active=True, store__rep=models.F("rep"))
+
+
+class VisitPlan(models.Model):
+    """Which weekdays (0 = Monday ... 6 = Sunday) a rep visits a store; defaulted from the zone (SPEC §6)."""
+
+    store = models.OneToOneField(
+        "stores.Store", verbose_name=_("store"), on_delete=models.CASCADE, related_name="visit_plan"
+    )
+    rep = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("sales manager"), on_delete=models.CASCADE,
+        related_name="visit_plans",
+    )
+    weekdays = models.JSONField(_("weekdays"), default=list, blank=True, help_text=_("0 = Monday ... 6 = Sunday"))
+    zone = models.CharField(_("zone"), max_length=12, blank=True, help_text=_("The zone the default came from."))
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("edited by"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )
+    edited_at = models.DateTimeField(_("edited at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = VisitPlanQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["rep_id", "store_id"]
+        verbose_name = _("visit plan")
+        verbose_name_plural = _("visit plans")
+
+    def __str__(self):
+        return f"{self.store_id} {self.weekdays}"
+
+    @property
+    def edited(self) -> bool:
+        return self.edited_at is not None

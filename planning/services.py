@@ -1,14 +1,14 @@
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Avg, Count, ExpressionWrapper, F, FloatField, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncWeek
 from django.utils import timezone
 
-from stores.models import StoreVisit
+from stores.models import Store, StoreVisit
 
 from . import computations
-from .models import Target, first_of_month
+from .models import Target, VisitPlan, first_of_month
 
 TARGET_ZONES = ("attack", "defend")
 BATCH_SIZE = 2000  # rows per INSERT/UPDATE: ~20 parameters each, far below SQLite's and PostgreSQL's limits
@@ -137,3 +137,95 @@ def summarize_targets(targets, month: date, group: str) -> list[dict]:
         })
     return result
 
+
+
+# ---- Visit plans ----
+
+def _latest_zones(as_of: date | None = None) -> dict:
+    from analytics.models import StoreScore
+
+    return dict(StoreScore.objects.latest(as_of).values_list("store_id", "zone"))
+
+
+@transaction.atomic
+def generate_visit_plans(*, as_of: date | None = None) -> dict:
+    """Default every assigned active store's plan from its latest zone; edited weekdays stay, the rep follows the store.
+
+    Returns the counts `created`, `updated`, `deleted` and `kept` (edited plans whose weekdays were not touched).
+    """
+    zones = _latest_zones(as_of)
+    existing = {p.store_id: p for p in VisitPlan.objects.all()}
+    created, updated, kept, seen = [], [], 0, set()
+    stores = Store.objects.filter(active=True, rep__isnull=False).values_list("pk", "rep_id", "closed_weekdays")
+    for store_id, rep_id, closed in stores.iterator(chunk_size=BATCH_SIZE):
+        seen.add(store_id)
+        zone = zones.get(store_id, "unclassified")
+        weekdays = computations.default_weekdays(zone=zone, closed_weekdays=closed, store_id=store_id)
+        plan = existing.get(store_id)
+        if plan is None:
+            created.append(VisitPlan(store_id=store_id, rep_id=rep_id, weekdays=weekdays, zone=zone))
+            continue
+        before = (plan.rep_id, plan.zone, plan.weekdays)
+        plan.rep_id, plan.zone = rep_id, zone
+        if plan.edited:
+            kept += 1
+        else:
+            plan.weekdays = weekdays
+        if (plan.rep_id, plan.zone, plan.weekdays) != before:
+            plan.updated_at = timezone.now()  # bulk_update skips auto_now
+            updated.append(plan)
+    VisitPlan.objects.bulk_create(created, batch_size=BATCH_SIZE)
+    VisitPlan.objects.bulk_update(updated, ["rep", "zone", "weekdays", "updated_at"], batch_size=BATCH_SIZE)
+    # Unassigned or inactive stores lose their generated plan; an edited one waits for the store to come back.
+    gone = [store_id for store_id, p in existing.items() if store_id not in seen and not p.edited]
+    deleted = VisitPlan.objects.filter(store_id__in=gone).delete()[0] if gone else 0
+    return {"created": len(created), "updated": len(updated), "deleted": deleted, "kept": kept}
+
+
+def edit_visit_plan(*, plan: VisitPlan, weekdays: list[int], user) -> VisitPlan:
+    """Set a plan's weekdays by hand; regeneration will not overwrite them."""
+    plan.weekdays = sorted(set(weekdays))
+    plan.edited_by = user
+    plan.edited_at = timezone.now()
+    plan.save(update_fields=["weekdays", "edited_by", "edited_at", "updated_at"])
+    return plan
+
+
+def weekly_compliance(*, plans, weeks: list[date], today: date) -> dict:
+    """{(rep_id, week): (planned, logged)} for the current plans in `plans` over `weeks` (Mondays), up to `today`.
+
+    Two queries: the plans, and the visits per store and week (TruncWeek: weeks start on Monday). Visits count
+    whoever logged them (a rep, a supervisor standing in, or a system through the bulk API).
+    """
+    rows = list(plans.current().values_list("store_id", "rep_id", "weekdays", "store__closed_weekdays"))
+    if not rows or not weeks:
+        return {}
+    first, last = min(weeks), min(max(weeks) + timedelta(days=6), today)
+    counts = (
+        StoreVisit.objects.filter(store__in=plans.current().values("store_id"), date__gte=first, date__lte=last)
+        .annotate(week=TruncWeek("date")).order_by().values_list("store_id", "week").annotate(n=Count("pk"))
+    )
+    visits = {(store_id, _as_date(week)): n for store_id, week, n in counts}
+    return computations.weekly_compliance(rows, visits, weeks, today)
+
+
+def _as_date(value):
+    return value.date() if isinstance(value, datetime) else value
+
+
+def todays_store_ids(*, rep, today: date) -> list[int]:
+    """The rep's stores planned for `today`'s weekday, open that day."""
+    weekday = today.weekday()
+    plans = VisitPlan.objects.current().filter(rep=rep).values_list("store_id", "weekdays", "store__closed_weekdays")
+    return [store_id for store_id, weekdays, closed in plans if weekday in weekdays and weekday not in (closed or [])]
+
+
+def latest_headroom(store_ids) -> dict:
+    """{store_id: (zone, P, O, P - O)} from the latest scores; P - O is None when P is unknown."""
+    from analytics.models import StoreScore
+
+    rows = StoreScore.objects.latest().filter(store_id__in=store_ids).values_list("store_id", "zone", "potential", "own_annual")
+    return {
+        store_id: (zone, potential, own, None if potential is None else potential - own)
+        for store_id, zone, potential, own in rows
+    }

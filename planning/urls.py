@@ -4,4 +4,6 @@ from . import views
 
 urlpatterns = [
     path("targets/", views.target_list, name="target-list"),
+    path("today/", views.today_view, name="today"),
+    path("compliance/", views.compliance_view, name="compliance"),
 ]

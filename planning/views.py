@@ -9,14 +9,19 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from stores.forms import VisitForm
+from stores.models import Store
+from stores.views import _card_form, attach_shares, can_log_visits, save_visit, with_figures
+
 from . import computations, services
 from .forms import TargetEditForm, TargetFilterForm
-from .models import Role, Target
+from .models import Role, Target, User, VisitPlan
 
 PAGE_SIZE = 50
 
@@ -132,3 +137,73 @@ def _totals(rows):
         "stores": sum(r["stores"] for r in rows), "covered": sum(r["covered"] for r in rows), "target": target,
         "actual": actual, "attainment": actual / covered_target if actual is not None and covered_target else None,
     }
+
+
+ZONE_ORDER = {"attack": 0, "defend": 1, "maintenance": 2}
+
+
+@login_required
+def today_view(request):
+    """A rep's stores planned for today: attack first by headroom (P - O), each with the quick visit form."""
+    user, today = request.user, timezone.localdate()
+    if not user.is_sales_manager:
+        return redirect("store-list")
+    posted = None
+    if request.method == "POST":
+        store = get_object_or_404(Store.objects.visible_to(user), code=request.POST.get("store", ""))
+        if not can_log_visits(user, store):
+            raise PermissionDenied
+        form = VisitForm(request.POST, today=today, auto_id=f"id_{store.code}_%s")
+        if save_visit(request, store, form):
+            return redirect(f"{reverse('today')}#store-{store.code}")
+        messages.error(request, _("The visit for %(store)s was not saved; see the form below.") % {"store": store.name})
+        posted = (store.pk, form)
+
+    ids = services.todays_store_ids(rep=user, today=today)
+    stores = attach_shares(list(with_figures(Store.objects.visible_to(user).filter(pk__in=ids), today)), today)
+    scores = services.latest_headroom(ids)
+    for store in stores:
+        store.zone, store.potential, store.own_annual, store.headroom = scores.get(store.pk, ("", None, None, None))
+    stores.sort(key=lambda s: (ZONE_ORDER.get(s.zone, 3), -(s.headroom if s.headroom is not None else -1e18), s.code))
+    cards = []
+    for store in stores:
+        form = posted[1] if posted and posted[0] == store.pk else _card_form(store, today)
+        cards.append((store, form if can_log_visits(user, store) else None))
+    done = sum(1 for store in stores if store.today_visits)
+    return render(request, "planning/today.html", {"cards": cards, "today": today, "done": done})
+
+
+COMPLIANCE_WEEKS = 4
+COMPLIANCE_WARNING = 0.8  # below 80% of the planned visits the week is flagged
+
+
+def may_see_compliance(user) -> bool:
+    return user.sees_everything or user.role == Role.SUPERVISOR
+
+
+@login_required
+def compliance_view(request):
+    """Weekly visit-plan compliance (logged / planned) per rep of the supervisor's regions, this week and 3 before."""
+    user, today = request.user, timezone.localdate()
+    if not may_see_compliance(user):
+        raise PermissionDenied
+    this_week = computations.week_start(today)
+    weeks = [this_week - timedelta(weeks=n) for n in range(COMPLIANCE_WEEKS - 1, -1, -1)]
+    plans = VisitPlan.objects.visible_to(user).current()
+    rep_ids = plans.order_by("rep__username").values_list("rep_id", flat=True).distinct()
+    page = Paginator(rep_ids, PAGE_SIZE).get_page(request.GET.get("page"))
+    reps = User.objects.filter(pk__in=list(page.object_list)).select_related("region", "team").order_by("username")
+    figures = services.weekly_compliance(plans=plans.filter(rep__in=reps), weeks=weeks, today=today)
+    rows = []
+    for rep in reps:
+        cells = []
+        for week in weeks:
+            planned, logged = figures.get((rep.pk, week), (0, 0))
+            ratio = logged / planned if planned else None
+            cells.append({"week": week, "planned": planned, "logged": logged, "ratio": ratio,
+                          "low": ratio is not None and ratio < COMPLIANCE_WARNING})
+        rows.append((rep, cells))
+    page.object_list = rows
+    return render(request, "planning/compliance.html", {
+        "page": page, "weeks": weeks, "today": today, "warning": COMPLIANCE_WARNING,
+    })

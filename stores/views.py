@@ -12,7 +12,7 @@ from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext as _
 
 from alerts import services as alert_services
-from planning.models import Region, Role, User
+from planning.models import Region, Role, User, VisitPlan
 
 from . import services
 from .forms import SERVICE_ERRORS, StoreFilterForm, VisitFilterForm, VisitForm
@@ -116,6 +116,9 @@ def _card_form(store, today):
 
 @login_required
 def home(request):
+    """Reps with a visit plan start on Today (planning); everyone else, and reps without a plan, on the stores."""
+    if request.user.is_sales_manager and VisitPlan.objects.current().filter(rep=request.user).exists():
+        return redirect("today")
     return redirect("store-list")
 
 
