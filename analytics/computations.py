@@ -186,7 +186,9 @@ def _per_store_cells(visits, mask, stores, cell, width, columns):
 def screen_suspects(visits: pd.DataFrame, as_of, params: Params) -> pd.DataFrame:
     """Visits up to as_of with `in_window`, `suspect` (flagged, confirmed or not) and `valid`."""
     as_of = _timestamp(as_of)
-    v = visits.assign(date=pd.to_datetime(visits["date"]).astype("datetime64[ns]"))
+    v = visits
+    if v["date"].dtype != "datetime64[ns]":  # converting copies millions of rows: only when needed
+        v = v.assign(date=pd.to_datetime(v["date"]).astype("datetime64[ns]"))
     if (v["date"] > as_of).any():  # the filter copies millions of rows: only when needed
         v = v[v["date"] <= as_of]
     confirmed = _column(v, "confirmed", False).fillna(False).astype(bool)
