@@ -1,8 +1,9 @@
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django_filters import rest_framework as filters
+from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -246,3 +247,41 @@ class VisitPlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
     def perform_update(self, serializer):
         services.edit_visit_plan(plan=serializer.instance, weekdays=serializer.validated_data["weekdays"],
                                  user=self.request.user)
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    region = serializers.SlugRelatedField(slug_field="code", queryset=Region.objects.all(), allow_null=True, required=False)
+    kind = serializers.ChoiceField(choices=Team.Kind.choices)
+    members = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
+
+    class Meta:
+        model = Team
+        fields = ["name", "kind", "region", "members"]
+
+
+class TeamFilter(filters.FilterSet):
+    region = filters.CharFilter(field_name="region__code")
+
+    class Meta:
+        model = Team
+        fields = ["kind", "region"]
+
+
+class TeamViewSet(viewsets.ModelViewSet):
+    """Hunters (attack stores) and farmers (defend stores); members are set on `users` (`team`). Analysts write."""
+
+    serializer_class = TeamSerializer
+    permission_classes = [ReadAnyWriteByRole]
+    write_roles = ()
+    lookup_field = "name"
+    lookup_value_regex = r"[^/]+"
+    filterset_class = TeamFilter
+
+    def get_queryset(self):
+        members = User.objects.filter(is_active=True).order_by("username")
+        if not self.request.user.sees_everything:  # only people the caller may already see
+            members = members.filter(region__in=Region.objects.visible_to(self.request.user))
+        return (
+            Team.objects.visible_to(self.request.user).select_related("region")
+            .prefetch_related(Prefetch("members", queryset=members)).order_by("name")
+        )

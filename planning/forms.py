@@ -32,3 +32,23 @@ class TargetFilterForm(forms.Form):
 class TargetEditForm(forms.Form):
     target = forms.IntegerField(widget=forms.HiddenInput)
     target_own = forms.FloatField(label=_("Target (units)"), min_value=0, max_value=10_000_000_000)
+
+
+class ReassignForm(forms.Form):
+    """The rep to take a store: an active sales manager of the store's region."""
+
+    rep = forms.CharField(max_length=150, label=_("New sales manager"))
+
+    def __init__(self, *args, store, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.store = store
+
+    def clean_rep(self):
+        from .models import Role, User
+
+        rep = User.objects.filter(
+            username=self.cleaned_data["rep"], role=Role.SALES_MANAGER, is_active=True, region=self.store.region_id
+        ).first()
+        if rep is None:
+            raise ValidationError(_("Choose an active sales manager of the store's region."), code="rep")
+        return rep

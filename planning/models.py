@@ -83,6 +83,18 @@ class Region(models.Model):
         return f"{self.code} ({self.name})"
 
 
+class TeamQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Reps: their own team; others: the teams of the regions they see (analysts: all)."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.sees_everything:
+            return self.all()
+        if user.role == Role.SALES_MANAGER:
+            return self.filter(pk=user.team_id)
+        return self.filter(region__in=Region.objects.visible_to(user))
+
+
 class Team(models.Model):
     class Kind(models.TextChoices):
         HUNTERS = "hunters", _("Hunters (attack stores)")
@@ -93,6 +105,8 @@ class Team(models.Model):
     region = models.ForeignKey(
         Region, verbose_name=_("region"), null=True, blank=True, on_delete=models.SET_NULL, related_name="teams"
     )
+
+    objects = TeamQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

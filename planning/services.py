@@ -229,3 +229,66 @@ def latest_headroom(store_ids) -> dict:
         store_id: (zone, potential, own, None if potential is None else potential - own)
         for store_id, zone, potential, own in rows
     }
+
+
+# ---- Teams and coverage ----
+
+class Mismatch:
+    ATTACK_FARMER = "attack_farmer"
+    DEFEND_HUNTER = "defend_hunter"
+    UNASSIGNED = "unassigned"
+
+
+WANTED_TEAM = {"attack": "hunters", "defend": "farmers"}
+
+
+def coverage_mismatches(stores):
+    """Latest scores of active `stores` covered by the wrong team (SPEC §6): an attack store whose rep is a farmer,
+    a defend store whose rep is a hunter, a key-potential store without a rep. Largest potential first."""
+    from analytics.models import StoreScore
+
+    wrong = (
+        Q(zone="attack", store__rep__team__kind="farmers")
+        | Q(zone="defend", store__rep__team__kind="hunters")
+        | Q(key_potential=True, store__rep__isnull=True)
+    )
+    return (
+        StoreScore.objects.latest().filter(wrong, store__in=stores, store__active=True)
+        .select_related("store", "store__region", "store__rep", "store__rep__team")
+        .order_by("-potential", "store__code")
+    )
+
+
+def mismatch_kind(score) -> str:
+    if score.store.rep_id is None:
+        return Mismatch.UNASSIGNED
+    return Mismatch.ATTACK_FARMER if score.zone == "attack" else Mismatch.DEFEND_HUNTER
+
+
+def reassignment_candidates(region_ids) -> dict:
+    """{(region_id, team kind): [reps, fewest active stores first]} for the active reps of `region_ids`, one query."""
+    from .models import Role, User
+
+    reps = (
+        User.objects.filter(role=Role.SALES_MANAGER, is_active=True, region_id__in=region_ids, team__isnull=False)
+        .select_related("team")
+        .annotate(store_count=Count("stores", filter=Q(stores__active=True)))
+        .order_by("store_count", "username")
+    )
+    result = {}
+    for rep in reps:
+        result.setdefault((rep.region_id, rep.team.kind), []).append(rep)
+    return result
+
+
+@transaction.atomic
+def reassign_store(*, store: Store, rep) -> Store:
+    """Give `store` to `rep`; its visit plan follows (a default plan when it had none)."""
+    store.rep = rep
+    store.save(update_fields=["rep"])
+    updated = VisitPlan.objects.filter(store=store).update(rep=rep, updated_at=timezone.now())
+    if not updated:
+        zone = _latest_zones().get(store.pk, "unclassified")
+        weekdays = computations.default_weekdays(zone=zone, closed_weekdays=store.closed_weekdays, store_id=store.pk)
+        VisitPlan.objects.create(store=store, rep=rep, weekdays=weekdays, zone=zone)
+    return store

@@ -6,4 +6,5 @@ urlpatterns = [
     path("targets/", views.target_list, name="target-list"),
     path("today/", views.today_view, name="today"),
     path("compliance/", views.compliance_view, name="compliance"),
+    path("coverage/", views.coverage_view, name="coverage"),
 ]

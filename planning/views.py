@@ -20,7 +20,7 @@ from stores.models import Store
 from stores.views import _card_form, attach_shares, can_log_visits, save_visit, with_figures
 
 from . import computations, services
-from .forms import TargetEditForm, TargetFilterForm
+from .forms import ReassignForm, TargetEditForm, TargetFilterForm
 from .models import Role, Target, User, VisitPlan
 
 PAGE_SIZE = 50
@@ -207,3 +207,35 @@ def compliance_view(request):
     return render(request, "planning/compliance.html", {
         "page": page, "weeks": weeks, "today": today, "warning": COMPLIANCE_WARNING,
     })
+
+
+@login_required
+def coverage_view(request):
+    """Stores covered by the wrong team, with the reps of the right team in the store's region to hand them to."""
+    user = request.user
+    if not may_see_compliance(user):
+        raise PermissionDenied
+    visible = Store.objects.visible_to(user)
+    if request.method == "POST":
+        store = get_object_or_404(visible, code=request.POST.get("store", ""))
+        form = ReassignForm(request.POST, store=store)
+        if form.is_valid():
+            rep = form.cleaned_data["rep"]
+            services.reassign_store(store=store, rep=rep)
+            messages.success(request, _("%(store)s now belongs to %(rep)s.") % {
+                "store": store.name, "rep": rep.get_full_name() or rep.username})
+        else:
+            messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect(request.get_full_path())
+
+    page = Paginator(services.coverage_mismatches(visible), PAGE_SIZE).get_page(request.GET.get("page"))
+    scores = list(page.object_list)
+    candidates = services.reassignment_candidates({s.store.region_id for s in scores})
+    rows = []
+    for score in scores:
+        kind = services.mismatch_kind(score)
+        wanted = services.WANTED_TEAM.get(score.zone)
+        rows.append({"score": score, "store": score.store, "kind": kind, "wanted": wanted,
+                     "candidates": candidates.get((score.store.region_id, wanted), [])})
+    page.object_list = rows
+    return render(request, "planning/coverage.html", {"page": page})
