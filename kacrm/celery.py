@@ -12,6 +12,8 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     # 02:30, after the day's visits are in: scores yesterday (SPEC §8).
     "nightly-recompute": {"task": "analytics.tasks.recompute_task", "schedule": crontab(hour=2, minute=30)},
+    # 04:30, after the nightly run's scores: next month's targets and the visit-plan defaults (edits are kept).
+    "nightly-planning": {"task": "planning.tasks.regenerate_plans_task", "schedule": crontab(hour=4, minute=30)},
     # Alert evaluations whose task never reached a worker (broker down when the visit was saved).
     # A sweep not started within its 5 minutes is dropped: the next one does the same work.
     "alerts-sweep-pending": {

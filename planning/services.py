@@ -292,3 +292,19 @@ def reassign_store(*, store: Store, rep) -> Store:
         weekdays = computations.default_weekdays(zone=zone, closed_weekdays=store.closed_weekdays, store_id=store.pk)
         VisitPlan.objects.create(store=store, rep=rep, weekdays=weekdays, zone=zone)
     return store
+
+
+# ---- Nightly ----
+
+class ScoresBusy(Exception):
+    """An analytics run is computing; plans wait for its scores."""
+
+
+def regenerate_plans(*, today: date | None = None) -> dict:
+    """Next month's targets and every store's visit-plan defaults from the latest scores; edits stay as they are."""
+    from analytics.models import AnalyticsRun
+
+    if AnalyticsRun.objects.filter(status=AnalyticsRun.Status.RUNNING).exists():
+        raise ScoresBusy
+    month = computations.next_month(today or timezone.localdate())
+    return {"month": month.isoformat(), "targets": generate_targets(month=month), "visit_plans": generate_visit_plans()}
