@@ -6,7 +6,7 @@ from rest_framework.routers import DefaultRouter
 from accounts.api import CompetitorPresenceViewSet, DecisionMakerViewSet, KeyAccountViewSet, RelationshipEventViewSet
 from alerts.api import AlertViewSet
 from analytics.api import AccountScoreViewSet, AnalyticsRunViewSet, PotentialModelView, StoreScoreViewSet
-from planning.api import RegionViewSet, TargetViewSet, TeamViewSet, UserViewSet, VisitPlanViewSet
+from planning.api import AccountPlanViewSet, RegionViewSet, TargetViewSet, TeamViewSet, UserViewSet, VisitPlanViewSet
 from stores.api import MarketShareViewSet, StoreViewSet, StoreVisitViewSet
 
 from .auth import ObtainTokenView
@@ -30,6 +30,7 @@ router.register("alerts", AlertViewSet, basename="alert")
 router.register("targets", TargetViewSet, basename="target")
 router.register("visit-plans", VisitPlanViewSet, basename="visit-plan")
 router.register("teams", TeamViewSet, basename="team")
+router.register("account-plans", AccountPlanViewSet, basename="account-plan")
 
 urlpatterns = [
     path("api/v1/auth/token/", ObtainTokenView.as_view(), name="api-token"),

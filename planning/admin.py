@@ -3,7 +3,9 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import Region, Target, Team, User, VisitPlan
+from .models import (
+    AccountPlan, BusinessReview, ForecastMonth, PlanAction, PlanObjective, Region, Target, Team, User, VisitPlan,
+)
 
 
 @admin.register(User)
@@ -56,4 +58,40 @@ class VisitPlanAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change and "weekdays" in form.changed_data:
             obj.edited_by, obj.edited_at = request.user, timezone.now()
+        super().save_model(request, obj, form, change)
+
+
+class PlanObjectiveInline(admin.TabularInline):
+    model = PlanObjective
+    extra = 0
+
+
+class PlanActionInline(admin.TabularInline):
+    model = PlanAction
+    extra = 0
+    raw_id_fields = ["owner"]
+
+
+class BusinessReviewInline(admin.TabularInline):
+    model = BusinessReview
+    extra = 0
+
+
+class ForecastMonthInline(admin.TabularInline):
+    model = ForecastMonth
+    extra = 0
+
+
+@admin.register(AccountPlan)
+class AccountPlanAdmin(admin.ModelAdmin):
+    list_display = ["account", "year", "updated_by", "updated_at"]
+    list_filter = ["year"]
+    list_select_related = ["account", "updated_by"]
+    search_fields = ["account__code", "account__name"]
+    raw_id_fields = ["account"]
+    readonly_fields = ["updated_by"]
+    inlines = [PlanObjectiveInline, PlanActionInline, BusinessReviewInline, ForecastMonthInline]
+
+    def save_model(self, request, obj, form, change):
+        obj.updated_by = request.user
         super().save_model(request, obj, form, change)

@@ -14,7 +14,9 @@ from kacrm.permissions import ReadAnyWriteByRole
 
 from . import services
 from .forms import MonthField
-from .models import Region, Role, Target, Team, User, VisitPlan
+from .models import (
+    AccountPlan, BusinessReview, ForecastMonth, PlanAction, PlanObjective, Region, Role, Target, Team, User, VisitPlan,
+)
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -285,3 +287,131 @@ class TeamViewSet(viewsets.ModelViewSet):
             Team.objects.visible_to(self.request.user).select_related("region")
             .prefetch_related(Prefetch("members", queryset=members)).order_by("name")
         )
+
+
+class PlanObjectiveSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PlanObjective
+        fields = ["id", "title", "metric", "target", "due", "achieved"]
+        read_only_fields = ["id"]
+
+
+class PlanActionSerializer(serializers.ModelSerializer):
+    owner = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.filter(is_active=True), allow_null=True, required=False
+    )
+
+    class Meta:
+        model = PlanAction
+        fields = ["id", "title", "owner", "due", "status"]
+        read_only_fields = ["id"]
+
+
+class BusinessReviewSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BusinessReview
+        fields = ["id", "quarter", "date", "held", "summary"]
+        read_only_fields = ["id"]
+
+
+class ForecastMonthSerializer(serializers.ModelSerializer):
+    own_units = serializers.FloatField(min_value=0, max_value=10_000_000_000)
+
+    class Meta:
+        model = ForecastMonth
+        fields = ["month", "own_units"]
+
+
+class EditableAccountField(serializers.SlugRelatedField):
+    default_error_messages = {"does_not_exist": _("Unknown account code “{value}”, or not an account you may plan.")}
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="code", **kwargs)
+
+    def get_queryset(self):
+        from accounts.models import KeyAccount
+
+        return KeyAccount.objects.editable_by(self.context["request"].user)
+
+
+def _unique(items, key, message):
+    values = [item[key] for item in items]
+    if len(set(values)) != len(values):
+        raise serializers.ValidationError(message)
+    return items
+
+
+class AccountPlanSerializer(serializers.ModelSerializer):
+    account = EditableAccountField()
+    year = serializers.IntegerField(min_value=2000, max_value=2100)
+    objectives = PlanObjectiveSerializer(many=True, required=False)
+    actions = PlanActionSerializer(many=True, required=False)
+    reviews = BusinessReviewSerializer(many=True, required=False)
+    forecast = ForecastMonthSerializer(many=True, required=False)
+    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = AccountPlan
+        fields = ["id", "account", "year", "summary", "objectives", "actions", "reviews", "forecast",
+                  "updated_by", "updated_at"]
+        read_only_fields = ["id", "updated_at"]
+        validators = []  # the (account, year) uniqueness is checked in validate(), as a `year` error
+
+    def validate_reviews(self, value):
+        return _unique(value, "quarter", _("One review per quarter."))
+
+    def validate_forecast(self, value):
+        return _unique(value, "month", _("One forecast per month."))
+
+    def validate(self, attrs):
+        account, year = attrs.get("account", getattr(self.instance, "account", None)), attrs.get(
+            "year", getattr(self.instance, "year", None))
+        taken = AccountPlan.objects.filter(account=account, year=year)
+        if self.instance:
+            taken = taken.exclude(pk=self.instance.pk)
+        if account and year and taken.exists():
+            raise serializers.ValidationError({"year": [_("This account already has a plan for %(year)s.") % {"year": year}]})
+        return attrs
+
+    def create(self, validated_data):
+        plan = AccountPlan(account=validated_data.pop("account"), year=validated_data.pop("year"))
+        return services.save_account_plan(plan=plan, data=validated_data, user=self.context["request"].user)
+
+    def update(self, instance, validated_data):
+        return services.save_account_plan(plan=instance, data=validated_data, user=self.context["request"].user)
+
+
+class AccountPlanFilter(filters.FilterSet):
+    account = filters.CharFilter(field_name="account__code")
+
+    class Meta:
+        model = AccountPlan
+        fields = ["account", "year"]
+
+
+class AccountPlanViewSet(viewsets.ModelViewSet):
+    """Key-account plans per year (SPEC §6) with nested objectives, actions, reviews and forecast; a write replaces
+    each nested list it sends. Readers: whoever reads the account's dossier; writers: its KA manager and analysts."""
+
+    serializer_class = AccountPlanSerializer
+    permission_classes = [ReadAnyWriteByRole]
+    write_roles = (Role.KA_MANAGER,)
+    filterset_class = AccountPlanFilter
+
+    def get_queryset(self):
+        plans = AccountPlan.objects.visible_to(self.request.user)
+        if self.request.method not in ("GET", "HEAD", "OPTIONS"):
+            plans = plans.editable_by(self.request.user)
+        return (
+            plans.select_related("account", "updated_by")
+            .prefetch_related("objectives", "actions__owner", "reviews", "forecast").order_by("account__code", "-year")
+        )
+
+    @extend_schema(responses=inline_serializer("ForecastVsActual", {
+        "month": serializers.DateField(), "forecast": serializers.FloatField(allow_null=True),
+        "actual": serializers.FloatField(allow_null=True), "gap": serializers.FloatField(allow_null=True),
+    }, many=True))
+    @action(detail=True, methods=["get"], url_path="forecast-vs-actual")
+    def forecast_vs_actual(self, request, pk=None):
+        """The plan year's 12 months: forecast, actual (as for targets, summed over the account's stores), gap."""
+        return Response(services.forecast_vs_actual(self.get_object()))

@@ -2,7 +2,10 @@ from datetime import date
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
+
+from .models import BusinessReview, PlanAction, PlanObjective, Role, User
 
 
 class MonthField(forms.CharField):
@@ -44,11 +47,57 @@ class ReassignForm(forms.Form):
         self.store = store
 
     def clean_rep(self):
-        from .models import Role, User
-
         rep = User.objects.filter(
             username=self.cleaned_data["rep"], role=Role.SALES_MANAGER, is_active=True, region=self.store.region_id
         ).first()
         if rep is None:
             raise ValidationError(_("Choose an active sales manager of the store's region."), code="rep")
         return rep
+
+
+class AccountPlanSummaryForm(forms.Form):
+    summary = forms.CharField(label=_("Summary"), widget=forms.Textarea(attrs={"rows": 3}), max_length=4000,
+                              required=False)
+
+
+class ObjectiveForm(forms.ModelForm):
+    class Meta:
+        model = PlanObjective
+        fields = ["title", "metric", "target", "due", "achieved"]
+        widgets = {"due": forms.DateInput(attrs={"type": "date"})}
+
+
+class ActionForm(forms.ModelForm):
+    class Meta:
+        model = PlanAction
+        fields = ["title", "owner", "due", "status"]
+        widgets = {"due": forms.DateInput(attrs={"type": "date"})}
+
+    def __init__(self, *args, owners, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = owners
+
+
+class ActionStatusForm(forms.Form):
+    action = forms.IntegerField(widget=forms.HiddenInput)
+    status = forms.ChoiceField(label=_("Status"), choices=PlanAction.Status.choices)
+
+
+class ReviewForm(forms.ModelForm):
+    class Meta:
+        model = BusinessReview
+        fields = ["quarter", "date", "held", "summary"]
+        widgets = {"date": forms.DateInput(attrs={"type": "date"}), "summary": forms.Textarea(attrs={"rows": 2})}
+
+
+class ForecastForm(forms.Form):
+    def __init__(self, *args, year, **kwargs):
+        super().__init__(*args, **kwargs)
+        for month in range(1, 13):
+            self.fields[f"m{month}"] = forms.FloatField(
+                label=date_format(date(year, month, 1), "YEAR_MONTH_FORMAT"), min_value=0, max_value=10_000_000_000,
+                required=False,
+            )
+
+    def values(self) -> dict:
+        return {month: self.cleaned_data.get(f"m{month}") for month in range(1, 13)}

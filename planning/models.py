@@ -223,3 +223,130 @@ class VisitPlan(models.Model):
     @property
     def edited(self) -> bool:
         return self.edited_at is not None
+
+
+class AccountPlanQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """The plans of the accounts whose dossier the user may read."""
+        from accounts.models import KeyAccount
+
+        return self.filter(account__in=KeyAccount.objects.visible_to(user))
+
+    def editable_by(self, user):
+        from accounts.models import KeyAccount
+
+        return self.filter(account__in=KeyAccount.objects.editable_by(user))
+
+
+class AccountPlan(models.Model):
+    """A key account's plan for one calendar year (SPEC §6)."""
+
+    account = models.ForeignKey(
+        "accounts.KeyAccount", verbose_name=_("account"), on_delete=models.CASCADE, related_name="plans"
+    )
+    year = models.PositiveSmallIntegerField(_("year"))
+    summary = models.TextField(_("summary"), blank=True, max_length=4000)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("updated by"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = AccountPlanQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["account_id", "-year"]
+        verbose_name = _("account plan")
+        verbose_name_plural = _("account plans")
+        constraints = [
+            models.UniqueConstraint(fields=["account", "year"], name="one_plan_per_account_and_year"),
+            models.CheckConstraint(condition=Q(year__gte=2000, year__lte=2100), name="account_plan_year_range"),
+        ]
+
+    def __str__(self):
+        return f"{self.account_id} {self.year}"
+
+
+class PlanObjective(models.Model):
+    class Metric(models.TextChoices):
+        OWN_UNITS = "own_units", _("Our sales (units)")
+        WALLET_SHARE = "wallet_share", _("Wallet share (%)")
+        STORES_LISTED = "stores_listed", _("Stores listing us")
+        PROMOTIONS = "promotions", _("Promotions run")
+        OTHER = "other", _("Other")
+
+    plan = models.ForeignKey(AccountPlan, verbose_name=_("plan"), on_delete=models.CASCADE, related_name="objectives")
+    title = models.CharField(_("objective"), max_length=200)
+    metric = models.CharField(_("metric"), max_length=16, choices=Metric.choices)
+    target = models.FloatField(_("target"))
+    due = models.DateField(_("due"))
+    achieved = models.FloatField(_("achieved so far"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["due", "pk"]
+        verbose_name = _("objective")
+        verbose_name_plural = _("objectives")
+
+    def __str__(self):
+        return self.title
+
+
+class PlanAction(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        IN_PROGRESS = "in_progress", _("In progress")
+        DONE = "done", _("Done")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    plan = models.ForeignKey(AccountPlan, verbose_name=_("plan"), on_delete=models.CASCADE, related_name="actions")
+    title = models.CharField(_("action"), max_length=200)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="plan_actions",
+    )
+    due = models.DateField(_("due"))
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.OPEN)
+
+    class Meta:
+        ordering = ["due", "pk"]
+        verbose_name = _("action")
+        verbose_name_plural = _("actions")
+
+    def __str__(self):
+        return self.title
+
+
+class BusinessReview(models.Model):
+    """A quarterly business review with the account."""
+
+    plan = models.ForeignKey(AccountPlan, verbose_name=_("plan"), on_delete=models.CASCADE, related_name="reviews")
+    quarter = models.PositiveSmallIntegerField(_("quarter"), choices=[(q, f"Q{q}") for q in range(1, 5)])
+    date = models.DateField(_("date"))
+    held = models.BooleanField(_("held"), default=False)
+    summary = models.TextField(_("summary and agreements"), blank=True, max_length=4000)
+
+    class Meta:
+        ordering = ["quarter"]
+        verbose_name = _("quarterly business review")
+        verbose_name_plural = _("quarterly business reviews")
+        constraints = [models.UniqueConstraint(fields=["plan", "quarter"], name="one_review_per_plan_and_quarter")]
+
+    def __str__(self):
+        return f"Q{self.quarter} {self.date}"
+
+
+class ForecastMonth(models.Model):
+    """The account's forecast of our units for one month of the plan's year."""
+
+    plan = models.ForeignKey(AccountPlan, verbose_name=_("plan"), on_delete=models.CASCADE, related_name="forecast")
+    month = models.PositiveSmallIntegerField(_("month"), choices=[(m, str(m)) for m in range(1, 13)])
+    own_units = models.FloatField(_("forecast (units)"))
+
+    class Meta:
+        ordering = ["month"]
+        verbose_name = _("forecast month")
+        verbose_name_plural = _("forecast months")
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "month"], name="one_forecast_per_plan_and_month"),
+            models.CheckConstraint(condition=Q(own_units__gte=0), name="forecast_not_negative"),
+        ]

@@ -2,7 +2,7 @@ from datetime import date, datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Avg, Count, ExpressionWrapper, F, FloatField, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, TruncWeek
+from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from stores.models import Store, StoreVisit
@@ -308,3 +308,117 @@ def regenerate_plans(*, today: date | None = None) -> dict:
         raise ScoresBusy
     month = computations.next_month(today or timezone.localdate())
     return {"month": month.isoformat(), "targets": generate_targets(month=month), "visit_plans": generate_visit_plans()}
+
+
+# ---- Account plans ----
+
+ROLLING_MONTHS = 3
+
+
+def account_actuals(*, account, year: int) -> dict:
+    """{month number: our units} of `account` in `year`, each store's month as for targets (mean own per valid
+    visit day x days in the month), summed over its stores. One aggregated query."""
+    rows = (
+        StoreVisit.objects.valid().filter(store__account=account, date__year=year)
+        .annotate(month=TruncMonth("date")).order_by().values_list("store_id", "month").annotate(mean=Avg("own_sales"))
+    )
+    totals = {}
+    for _store, month, mean in rows:  # one row per store and month: at most 12 x the account's stores
+        month = _as_date(month)
+        totals[month.month] = totals.get(month.month, 0.0) + mean * computations.days_in_month(month)
+    return totals
+
+
+def forecast_vs_actual(plan) -> list[dict]:
+    """Twelve rows (`month`, `forecast`, `actual`, `gap` = actual - forecast) for the plan's year."""
+    forecast = {f.month: f.own_units for f in plan.forecast.all()}
+    actuals = account_actuals(account=plan.account, year=plan.year)
+    rows = []
+    for month in range(1, 13):
+        f, a = forecast.get(month), actuals.get(month)
+        rows.append({"month": date(plan.year, month, 1), "forecast": f, "actual": a,
+                     "gap": a - f if a is not None and f is not None else None})
+    return rows
+
+
+def rolling_plan(*, account, today: date) -> list[dict]:
+    """This month and the next two: the account's objectives and open actions due, and its reviews, per month."""
+    from .models import BusinessReview, PlanAction, PlanObjective
+
+    start = first_of_month(today)
+    months = [start]
+    for _ in range(ROLLING_MONTHS - 1):
+        months.append(computations.next_month(months[-1]))
+    end = computations.next_month(months[-1])
+    window = {"plan__account": account}
+    objectives = PlanObjective.objects.filter(**window, due__gte=start, due__lt=end)
+    actions = PlanAction.objects.filter(**window, due__gte=start, due__lt=end).exclude(
+        status__in=[PlanAction.Status.DONE, PlanAction.Status.CANCELLED]).select_related("owner")
+    reviews = BusinessReview.objects.filter(**window, date__gte=start, date__lt=end)
+    result = [{"month": m, "objectives": [], "actions": [], "reviews": []} for m in months]
+    index = {m: row for m, row in zip(months, result)}
+    for key, items, field in [("objectives", objectives, "due"), ("actions", actions, "due"), ("reviews", reviews, "date")]:
+        for item in items:
+            index[first_of_month(getattr(item, field))][key].append(item)
+    return result
+
+
+@transaction.atomic
+def set_forecast(*, plan, values: dict, user) -> None:
+    """Replace the plan's monthly forecast with `values` ({month number: units}); None removes a month."""
+    from .models import ForecastMonth
+
+    plan.forecast.all().delete()
+    ForecastMonth.objects.bulk_create(
+        [ForecastMonth(plan=plan, month=m, own_units=v) for m, v in sorted(values.items()) if v is not None]
+    )
+    touch_plan(plan=plan, user=user)
+
+
+def touch_plan(*, plan, user) -> None:
+    plan.updated_by = user
+    plan.save(update_fields=["updated_by", "updated_at"])
+
+
+NESTED = ("objectives", "actions", "reviews")
+
+
+@transaction.atomic
+def save_account_plan(*, plan, data: dict, user):
+    """Save a plan's own fields and replace each nested list given (`objectives`, `actions`, `reviews`, `forecast`)."""
+    from .models import BusinessReview, PlanAction, PlanObjective
+
+    nested = {key: data.pop(key) for key in (*NESTED, "forecast") if key in data}
+    for field, value in data.items():
+        setattr(plan, field, value)
+    plan.updated_by = user
+    plan.save()
+    for key, model in zip(NESTED, (PlanObjective, PlanAction, BusinessReview)):
+        if key in nested:
+            getattr(plan, key).all().delete()
+            model.objects.bulk_create([model(plan=plan, **item) for item in nested[key]])
+    if "forecast" in nested:
+        set_forecast(plan=plan, values={f["month"]: f["own_units"] for f in nested["forecast"]}, user=user)
+    return plan
+
+
+@transaction.atomic
+def save_plan_form(*, plan, which: str, form, user) -> None:
+    """Apply one of the plan page's forms: the summary, a new objective or action, a review (upsert by quarter),
+    or the forecast."""
+    from .models import BusinessReview
+
+    if which == "summary":
+        plan.summary = form.cleaned_data["summary"]
+        plan.save(update_fields=["summary"])
+    elif which in ("objective", "action"):
+        item = form.save(commit=False)
+        item.plan = plan
+        item.save()
+    elif which == "review":
+        data = form.cleaned_data
+        BusinessReview.objects.update_or_create(plan=plan, quarter=data["quarter"], defaults={
+            "date": data["date"], "held": data["held"], "summary": data["summary"]})
+    elif which == "forecast":
+        set_forecast(plan=plan, values=form.values(), user=user)
+    touch_plan(plan=plan, user=user)

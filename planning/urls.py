@@ -7,4 +7,5 @@ urlpatterns = [
     path("today/", views.today_view, name="today"),
     path("compliance/", views.compliance_view, name="compliance"),
     path("coverage/", views.coverage_view, name="coverage"),
+    path("accounts/<slug:code>/<int:year>/", views.account_plan_view, name="account-plan"),
 ]

@@ -8,6 +8,8 @@ from django.contrib.auth.views import LoginView
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -15,13 +17,17 @@ from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.models import KeyAccount
 from stores.forms import VisitForm
 from stores.models import Store
 from stores.views import _card_form, attach_shares, can_log_visits, save_visit, with_figures
 
 from . import computations, services
-from .forms import ReassignForm, TargetEditForm, TargetFilterForm
-from .models import Role, Target, User, VisitPlan
+from .forms import (
+    AccountPlanSummaryForm, ActionForm, ActionStatusForm, ForecastForm, ObjectiveForm, ReassignForm, ReviewForm,
+    TargetEditForm, TargetFilterForm,
+)
+from .models import AccountPlan, PlanAction, Role, Target, User, VisitPlan
 
 PAGE_SIZE = 50
 
@@ -239,3 +245,59 @@ def coverage_view(request):
                      "candidates": candidates.get((score.store.region_id, wanted), [])})
     page.object_list = rows
     return render(request, "planning/coverage.html", {"page": page})
+
+
+@login_required
+def account_plan_view(request, code, year):
+    """Edit one account's plan for one year: summary, objectives, actions, reviews and the monthly forecast."""
+    user = request.user
+    account = get_object_or_404(KeyAccount.objects.visible_to(user), code=code)
+    if not KeyAccount.objects.editable_by(user).filter(pk=account.pk).exists():
+        raise PermissionDenied
+    if not 2000 <= year <= 2100:
+        raise Http404
+    plan = AccountPlan.objects.filter(account=account, year=year).first()
+    owners = User.objects.filter(is_active=True).filter(
+        Q(pk=account.owner_id) | Q(role__in=[Role.KA_MANAGER, Role.SUPERVISOR]) | Q(stores__account=account)
+    ).distinct().order_by("username")
+    forecast_initial = {f"m{f.month}": f.own_units for f in plan.forecast.all()} if plan else {}
+    forms_ = {
+        "summary": AccountPlanSummaryForm(initial={"summary": plan.summary if plan else ""}, prefix="summary"),
+        "objective": ObjectiveForm(prefix="objective"),
+        "action": ActionForm(prefix="action", owners=owners, initial={"owner": user if user.role == Role.KA_MANAGER else None}),
+        "review": ReviewForm(prefix="review"),
+        "forecast": ForecastForm(initial=forecast_initial, prefix="forecast", year=year),
+    }
+    if request.method == "POST":
+        which = request.POST.get("form") or request.GET.get("form", "")
+        if which == "status":
+            status_form = ActionStatusForm(request.POST)
+            if status_form.is_valid() and plan:
+                action = get_object_or_404(plan.actions, pk=status_form.cleaned_data["action"])
+                action.status = status_form.cleaned_data["status"]
+                action.save(update_fields=["status"])
+                services.touch_plan(plan=plan, user=user)
+                messages.success(request, _("Action “%(title)s” is now %(status)s.") % {
+                    "title": action.title, "status": action.get_status_display()})
+            return redirect(f"{request.path}#actions")
+        if which not in forms_:
+            raise Http404
+        bound = {
+            "summary": lambda: AccountPlanSummaryForm(request.POST, prefix="summary"),
+            "objective": lambda: ObjectiveForm(request.POST, prefix="objective"),
+            "action": lambda: ActionForm(request.POST, prefix="action", owners=owners),
+            "review": lambda: ReviewForm(request.POST, prefix="review"),
+            "forecast": lambda: ForecastForm(request.POST, prefix="forecast", year=year),
+        }[which]()
+        if bound.is_valid():
+            plan = plan or AccountPlan.objects.create(account=account, year=year, updated_by=user)
+            services.save_plan_form(plan=plan, which=which, form=bound, user=user)
+            messages.success(request, _("The account plan was saved."))
+            return redirect(f"{request.path}#plan-{which}")
+        forms_[which] = bound
+        messages.error(request, _("Not saved; see the form below."))
+    return render(request, "planning/account_plan.html", {
+        "account": account, "year": year, "plan": plan, "forms": forms_,
+        "actions": list(plan.actions.select_related("owner")) if plan else [],
+        "statuses": PlanAction.Status.choices,
+    })
