@@ -301,12 +301,18 @@ class ScoresBusy(Exception):
 
 
 def regenerate_plans(*, today: date | None = None) -> dict:
-    """Next month's targets and every store's visit-plan defaults from the latest scores; edits stay as they are."""
+    """Next month's targets and every store's visit-plan defaults from the latest scores; edits stay as they are.
+
+    The running month keeps the targets it started with; it only gets some when it has none at all.
+    """
     from analytics.models import AnalyticsRun
 
     if AnalyticsRun.objects.filter(status=AnalyticsRun.Status.RUNNING).exists():
         raise ScoresBusy
-    month = computations.next_month(today or timezone.localdate())
+    today = today or timezone.localdate()
+    this_month, month = first_of_month(today), computations.next_month(today)
+    if not Target.objects.filter(month=this_month).exists():  # a first run: this month too, never reshuffled later
+        generate_targets(month=this_month)
     return {"month": month.isoformat(), "targets": generate_targets(month=month), "visit_plans": generate_visit_plans()}
 
 

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from accounts.demo import save_dossiers
 from accounts.models import KeyAccount
+from planning.demo import save_planning
 from planning.models import Region, Role, Team, User
 
 from .models import MarketShare, Store, StoreVisit
@@ -208,6 +209,7 @@ def seed_demo_world(*, stores: int, days: int, seed: int, today: dt.date, reset:
     visits = _save_visits(sim, plans, store_ids, users)
     market_shares = _save_market_shares(regions, first_day=sim.dates[0], last_day=today)
     save_dossiers(accounts, users, today=today)
+    save_planning(accounts=accounts, users=users, today=today)
     by_owner: dict[str, list[str]] = {}
     for spec in ACCOUNTS:
         by_owner.setdefault(spec.owner, []).append(spec.code)

@@ -25,16 +25,15 @@ def test_the_task_generates_next_months_targets_and_plans_keeping_edits(rep, sup
     store = StoreFactory(region=region, rep=rep)
     score(store, zone="attack", potential=12000, wallet_share=0.10)
     regenerate_plans_task.delay().get()
-    month = Target.objects.get().month
-    services.edit_target(target=Target.objects.get(), target_own=999, user=supervisor)
+    next_month = services.computations.next_month(timezone.localdate())
+    services.edit_target(target=Target.objects.get(month=next_month), target_own=999, user=supervisor)
     services.edit_visit_plan(plan=VisitPlan.objects.get(), weekdays=[3], user=supervisor)
 
     result = regenerate_plans_task.delay().get()
 
-    assert month == services.computations.next_month(timezone.localdate())
     assert result["targets"] == {"created": 0, "updated": 0, "deleted": 0, "kept": 1}
     assert result["visit_plans"] == {"created": 0, "updated": 0, "deleted": 0, "kept": 1}
-    assert (Target.objects.get().target_own, VisitPlan.objects.get().weekdays) == (999, [3])
+    assert (Target.objects.get(month=next_month).target_own, VisitPlan.objects.get().weekdays) == (999, [3])
 
 
 def test_the_service_waits_while_a_run_computes(region):
@@ -47,4 +46,28 @@ def test_regeneration_for_december_targets_january(region):
     score(StoreFactory(region=region), zone="defend", potential=12000, wallet_share=0.4)
     result = services.regenerate_plans(today=dt.date(2026, 12, 31))
     assert (result["month"], list(Target.objects.values_list("month", flat=True))) == (
-        "2027-01-01", [dt.date(2027, 1, 1)])
+        "2027-01-01", [dt.date(2026, 12, 1), dt.date(2027, 1, 1)])
+
+
+def test_the_command_regenerates_a_given_month(region):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    score(StoreFactory(region=region), zone="attack", potential=12000, wallet_share=0.1)
+    out = StringIO()
+    call_command("regenerate_plans", "--month", "2027-03", stdout=out)
+    assert list(Target.objects.values_list("month", flat=True)) == [dt.date(2027, 3, 1)]
+    assert out.getvalue().startswith("Planning 2027-03: targets {'created': 1")
+
+
+def test_the_running_month_gets_targets_only_when_it_has_none(region):
+    store = StoreFactory(region=region)
+    score(store, zone="defend", potential=12000, wallet_share=0.4)
+    services.regenerate_plans(today=dt.date(2026, 11, 20))
+    score(store, zone="defend", potential=24000, wallet_share=0.4, as_of=dt.date(2026, 11, 21))
+
+    services.regenerate_plans(today=dt.date(2026, 11, 21))
+
+    assert list(Target.objects.values_list("month", "target_own")) == [
+        (dt.date(2026, 11, 1), pytest.approx(400)), (dt.date(2026, 12, 1), pytest.approx(800))]
