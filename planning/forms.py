@@ -2,6 +2,7 @@ from datetime import date
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.dates import WEEKDAYS, WEEKDAYS_ABBR
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
@@ -101,3 +102,20 @@ class ForecastForm(forms.Form):
 
     def values(self) -> dict:
         return {month: self.cleaned_data.get(f"m{month}") for month in range(1, 13)}
+
+
+class VisitPlanForm(forms.Form):
+    """A plan's weekdays; the store's closed weekdays are refused."""
+
+    plan = forms.IntegerField(widget=forms.HiddenInput)
+    weekdays = forms.TypedMultipleChoiceField(
+        label=_("Weekdays"), coerce=int, required=False, widget=forms.CheckboxSelectMultiple,
+        choices=[(d, WEEKDAYS_ABBR[d]) for d in range(7)],
+    )
+
+    def clean_weekdays_for(self, store):
+        closed = set(store.closed_weekdays or ()) & set(self.cleaned_data["weekdays"])
+        if closed:
+            raise ValidationError(_("The store is closed on %(days)s.") % {
+                "days": ", ".join(str(WEEKDAYS[d]) for d in sorted(closed))})
+        return sorted(self.cleaned_data["weekdays"])

@@ -13,6 +13,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -25,7 +26,7 @@ from stores.views import _card_form, attach_shares, can_log_visits, save_visit, 
 from . import computations, services
 from .forms import (
     AccountPlanSummaryForm, ActionForm, ActionStatusForm, ForecastForm, ObjectiveForm, ReassignForm, ReviewForm,
-    TargetEditForm, TargetFilterForm,
+    TargetEditForm, TargetFilterForm, VisitPlanForm,
 )
 from .models import AccountPlan, PlanAction, Role, Target, User, VisitPlan
 
@@ -300,4 +301,44 @@ def account_plan_view(request, code, year):
         "account": account, "year": year, "plan": plan, "forms": forms_,
         "actions": list(plan.actions.select_related("owner")) if plan else [],
         "statuses": PlanAction.Status.choices,
+    })
+
+
+@login_required
+def visit_plan_list(request):
+    """The visit plans in scope (reps: their own); supervisors and analysts tick the weekdays of each store."""
+    user = request.user
+    editable = may_edit_targets(user)
+    plans = VisitPlan.objects.visible_to(user).filter(store__active=True)
+    if request.method == "POST":
+        if not editable:
+            raise PermissionDenied
+        form = VisitPlanForm(request.POST)
+        if not form.is_valid():
+            raise Http404
+        plan = get_object_or_404(plans.select_related("store"), pk=form.cleaned_data["plan"])
+        try:
+            weekdays = form.clean_weekdays_for(plan.store)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            services.edit_visit_plan(plan=plan, weekdays=weekdays, user=user)
+            messages.success(request, _("Visit plan of %(store)s saved.") % {"store": plan.store.name})
+        return redirect(f"{request.get_full_path()}#plan-{plan.pk}")
+
+    reps = User.objects.filter(pk__in=plans.values("rep_id")).order_by("username")
+    rep = request.GET.get("rep", "")
+    if rep:
+        plans = plans.filter(rep__username=rep)
+    ids = plans.order_by("rep__username", "store__code").values_list("pk", flat=True)
+    page = Paginator(ids, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = VisitPlan.objects.filter(pk__in=list(page.object_list)).select_related("store", "rep", "edited_by").order_by(
+        "rep__username", "store__code")
+    days = list(enumerate(WEEKDAYS_ABBR.values()))
+    page.object_list = [
+        (plan, [(d, label, d in plan.weekdays, d in (plan.store.closed_weekdays or [])) for d, label in days])
+        for plan in rows
+    ]
+    return render(request, "planning/visit_plan_list.html", {
+        "page": page, "reps": reps if not user.is_sales_manager else None, "rep": rep, "editable": editable,
     })

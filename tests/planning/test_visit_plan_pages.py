@@ -188,3 +188,65 @@ def test_the_plan_list_costs_the_same_queries_at_two_sizes(analyst, region):
     services.generate_visit_plans()
     VisitPlan.objects.filter(pk=VisitPlan.objects.first().pk).update(edited_by=SupervisorFactory())
     assert count() == small
+
+
+# ---- the plan page ----
+
+def test_a_supervisor_ticks_the_weekdays_of_a_plan(client, supervisor, my_store):
+    services.generate_visit_plans()
+    plan = VisitPlan.objects.get()
+    client.force_login(supervisor)
+
+    response = client.post(reverse("visit-plan-list"), {"plan": plan.pk, "weekdays": ["4", "1"]})
+
+    assert response.status_code == 302
+    plan.refresh_from_db()
+    assert (plan.weekdays, plan.edited_by) == ([1, 4], supervisor)
+
+
+def test_a_closed_weekday_is_refused(client, supervisor, region, rep):
+    store = StoreFactory(region=region, rep=rep, closed_weekdays=[2])
+    services.generate_visit_plans()
+    plan = VisitPlan.objects.get(store=store)
+    before = plan.weekdays
+    client.force_login(supervisor)
+    client.post(reverse("visit-plan-list"), {"plan": plan.pk, "weekdays": ["2"]})
+    plan.refresh_from_db()
+    assert (plan.weekdays, plan.edited_at) == (before, None)
+
+
+def test_reps_read_only_their_plans_on_the_page(client, rep, my_store, their_store):
+    services.generate_visit_plans()
+    client.force_login(rep)
+    response = client.get(reverse("visit-plan-list"))
+    assert [plan.store.code for plan, days in response.context["page"].object_list] == ["mine"]
+    assert 'name="weekdays"' not in response.content.decode()
+    plan = VisitPlan.objects.get(store=my_store)
+    assert client.post(reverse("visit-plan-list"), {"plan": plan.pk, "weekdays": ["1"]}).status_code == 403
+
+
+def test_a_supervisor_cannot_edit_another_regions_plan(client, supervisor):
+    far = StoreFactory(region=RegionFactory(code="south"), rep=RepFactory())
+    services.generate_visit_plans()
+    client.force_login(supervisor)
+    plan = VisitPlan.objects.get(store=far)
+    assert client.post(reverse("visit-plan-list"), {"plan": plan.pk, "weekdays": ["1"]}).status_code == 404
+
+
+def test_the_plan_page_costs_the_same_queries_at_two_sizes(client, analyst, region):
+    client.force_login(analyst)
+
+    def count():
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(reverse("visit-plan-list")).status_code == 200
+        return len(ctx)
+
+    StoreFactory(region=region, rep=RepFactory(region=region))
+    services.generate_visit_plans()
+    VisitPlan.objects.update(edited_by=SupervisorFactory())
+    small = count()
+    for _ in range(5):
+        StoreFactory(region=RegionFactory(), rep=RepFactory())
+    services.generate_visit_plans()
+    VisitPlan.objects.update(edited_by=SupervisorFactory())
+    assert count() == small
