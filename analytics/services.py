@@ -112,17 +112,17 @@ def _packed_rows(table: str, where: str, params: dict, partitions: int) -> list:
 
 
 def _unpack_visits(rows, first_day: date) -> pd.DataFrame:
-    blobs = [bytes(r[1]) for r in rows]
+    blobs = [r[1] for r in rows]
     lengths = np.fromiter((len(b) // 8 for b in blobs), dtype=np.int64, count=len(blobs))
     packed = np.frombuffer(b"".join(blobs), dtype=">i8").astype(np.int64)
-    days = (packed >> 49) + (first_day - date(1970, 1, 1)).days
-    return _visit_frame(
-        np.repeat(np.array([r[0] for r in rows], dtype=np.int64), lengths),
-        pd.to_datetime(days, unit="D"),
-        (packed >> 24) & 0xFFFFFF,
-        packed & 0xFFFFFF,
-        (packed >> 48) & 1,
-    )
+    first = np.datetime64(first_day, "D").astype(np.int64)
+    return pd.DataFrame({
+        "store_id": np.repeat(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)), lengths),
+        "date": ((packed >> 49) + first).astype("datetime64[D]").astype("datetime64[ns]"),
+        "total_sales": (packed >> 24) & 0xFFFFFF,
+        "own_sales": packed & 0xFFFFFF,
+        "confirmed": ((packed >> 48) & 1).astype(bool),
+    })
 
 
 def _visit_frame(store_id, dates, total, own, confirmed) -> pd.DataFrame:
