@@ -65,6 +65,8 @@ class Command(BaseCommand):
         self.stdout.write("Recompute: running `manage.py recompute` ...")
         try:
             call_command("recompute", stdout=self.stdout, stderr=self.stderr)
+            # Zone-driven targets and visit plans follow the scores, as the nightly job does.
+            call_command("regenerate_plans", stdout=self.stdout, stderr=self.stderr)
         except Exception as exc:  # the world is committed; say so rather than leave a bare traceback
             raise CommandError(
                 f"The demo world is saved, but the recompute failed: {exc!r}. Fix it, then run `manage.py recompute`."
