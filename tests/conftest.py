@@ -59,3 +59,13 @@ def _fresh_cache():
 
     cache.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _english_by_default():
+    """A request in another language leaves it active in this thread; no test inherits it."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.activate("en")
