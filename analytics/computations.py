@@ -153,64 +153,155 @@ def _text(values, index) -> pd.Series:
     return pd.Series(values, index=index, dtype="str")
 
 
+def _day_number(day) -> int:
+    """Days since 1970-01-01 (a Thursday)."""
+    return int(_timestamp(day).to_datetime64().astype("datetime64[D]").astype(np.int64))
+
+
 def _day_numbers(dates: pd.Series) -> np.ndarray:
-    """Days since 1970-01-01 (a Thursday) as int64."""
-    return dates.to_numpy().astype("datetime64[D]").astype(np.int64)
+    return pd.to_datetime(dates).to_numpy().astype("datetime64[D]").astype(np.int64)
 
 
-def _day_number(day: pd.Timestamp) -> int:
-    return int(day.to_datetime64().astype("datetime64[D]").astype(np.int64))
+# --- visits as a grid of stores x days ----------------------------------------------------
 
 
-def _per_store_cells(visits, mask, stores, cell, width, columns):
-    """(count, *sums of columns) over the masked visits, each a (len(stores), width) array.
+@dataclass
+class VisitGrid:
+    """Visits as (stores x days) arrays: row i is store `store_ids[i]`, column j is day `first + j`.
 
-    np.bincount over store row * width + cell keeps millions of rows free of Python and
-    of multi-key groupbys; visits of stores not in `stores` are dropped.
+    A store has at most one visit a day, so every per-store rule becomes a row-wise array
+    operation (a strided sum, a cumulative sum, a row sort for a median) instead of a groupby
+    or a sort over millions of rows. A range of rows is a grid of those stores: the stores can
+    be split across threads or workers without changing a result.
     """
-    row = stores.index.get_indexer(visits["store_id"].to_numpy()[mask])
-    known = row >= 0
-    index = row[known] * width + cell[mask][known]
-    size = len(stores) * width
-    count = np.bincount(index, minlength=size).reshape(-1, width)
-    sums = [
-        np.bincount(index, weights=visits[c].to_numpy()[mask][known].astype(float), minlength=size).reshape(-1, width)
-        for c in columns
-    ]
-    return count, *sums
+
+    store_ids: np.ndarray  # (n,) int64
+    first: int  # day number of column 0
+    visited: np.ndarray  # (n, D) bool
+    total: np.ndarray  # (n, D) int32, 0 where not visited
+    own: np.ndarray  # (n, D) int32
+    confirmed: np.ndarray  # (n, D) bool: a suspect day confirmed by a rep or supervisor
+
+    @classmethod
+    def empty(cls, store_ids, first: int, days: int) -> VisitGrid:
+        shape = (len(store_ids), max(days, 0))
+        return cls(
+            np.asarray(store_ids, dtype=np.int64), int(first), np.zeros(shape, dtype=bool),
+            np.zeros(shape, dtype=np.int32), np.zeros(shape, dtype=np.int32), np.zeros(shape, dtype=bool),
+        )
+
+    @classmethod
+    def from_frame(cls, visits: pd.DataFrame, store_ids, first: int | None = None, last: int | None = None):
+        """The grid of a long visits frame (the contract's columns); other stores' visits are dropped."""
+        day = _day_numbers(visits["date"])
+        first = first if first is not None else (int(day.min()) if len(day) else 0)
+        last = last if last is not None else (int(day.max()) if len(day) else first - 1)
+        grid = cls.empty(store_ids, first, last - first + 1)
+        grid.put(
+            pd.Index(grid.store_ids).get_indexer(visits["store_id"].to_numpy()), day - first,
+            visits["total_sales"].to_numpy(), visits["own_sales"].to_numpy(),
+            _column(visits, "confirmed", False).fillna(False).to_numpy(dtype=bool),
+        )
+        return grid
+
+    def put(self, rows, columns, total, own, confirmed) -> None:
+        """Write visits at (rows, columns); rows < 0 (other stores) and columns off the grid are skipped."""
+        keep = (rows >= 0) & (columns >= 0) & (columns < self.days)
+        if not keep.all():
+            rows, columns, total, own, confirmed = (a[keep] for a in (rows, columns, total, own, confirmed))
+        self.visited[rows, columns] = True
+        self.total[rows, columns] = total
+        self.own[rows, columns] = own
+        self.confirmed[rows, columns] = confirmed
+
+    @property
+    def days(self) -> int:
+        return self.visited.shape[1]
+
+    @property
+    def visits(self) -> int:
+        return int(np.count_nonzero(self.visited))
+
+    def rows(self, start: int, stop: int) -> VisitGrid:
+        """The stores start..stop-1 as a grid (views, no copy)."""
+        return VisitGrid(self.store_ids[start:stop], self.first, *(a[start:stop] for a in self._arrays()))
+
+    def until(self, day: int) -> VisitGrid:
+        """The days up to `day` (views, no copy)."""
+        stop = max(0, min(self.days, day - self.first + 1))
+        return VisitGrid(self.store_ids, self.first, *(a[:, :stop] for a in self._arrays()))
+
+    def column(self, day: int) -> int:
+        """The column of `day`, clipped to the grid (0 for earlier days)."""
+        return int(min(max(day - self.first, 0), self.days))
+
+    def _arrays(self):
+        return self.visited, self.total, self.own, self.confirmed
+
+
+def _row_medians(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per row, the median of its `counts` values; the other cells hold +inf so that they sort last."""
+    ordered = np.sort(values, axis=1)
+    if ordered.shape[1] == 0:
+        return np.full(len(ordered), np.nan)
+    rows = np.arange(len(ordered))
+    low = ordered[rows, np.clip((counts - 1) // 2, 0, None)]
+    high = ordered[rows, np.minimum(counts // 2, ordered.shape[1] - 1)]
+    return np.where(counts > 0, (low + high) / 2, np.nan)
+
+
+def _positions(grid: VisitGrid, visits: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(row, column) of each visit of a frame in the grid built from it."""
+    rows = pd.Index(grid.store_ids).get_indexer(visits["store_id"].to_numpy())
+    return rows, _day_numbers(visits["date"]) - grid.first
 
 
 # --- §3.1-3.2 window, valid days, suspects -----------------------------------------------
+
+
+def _suspects(grid: VisitGrid, window_start: int, params: Params) -> np.ndarray:
+    """(n, D) bool: the days of W whose ln(total) is a robust outlier of the store's positive days of W.
+
+    Robust z-score: |ln x - median| / (1.4826 MAD) over the store's positive days of W, confirmed
+    suspects included; a store with fewer than `suspect_min_days` of them is not screened.
+    """
+    w = slice(grid.column(window_start), None)
+    total = grid.total[:, w]
+    stat = grid.visited[:, w] & (total > 0)
+    count = np.count_nonzero(stat, axis=1)
+    x = np.log(total, out=np.full(total.shape, np.inf), where=stat)
+    dev = np.abs(x - _row_medians(x, count)[:, None])  # +inf off the positive days
+    s = params.suspect_mad_factor * _row_medians(dev, count)
+    screened = (count >= params.suspect_min_days) & (s > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        flagged = stat & screened[:, None] & (dev / s[:, None] > params.suspect_threshold)
+    suspect = np.zeros(grid.visited.shape, dtype=bool)
+    suspect[:, w] = flagged
+    return suspect
+
+
+def _valid(grid: VisitGrid, suspect: np.ndarray) -> np.ndarray:
+    """§3.2 valid days: sales recorded and not an unconfirmed suspect."""
+    return grid.visited & (grid.total > 0) & ~(suspect & ~grid.confirmed)
 
 
 def screen_suspects(visits: pd.DataFrame, as_of, params: Params) -> pd.DataFrame:
     """Visits up to as_of with `in_window`, `suspect` (flagged, confirmed or not) and `valid`."""
     as_of = _timestamp(as_of)
     v = visits
-    if v["date"].dtype != "datetime64[ns]":  # converting copies millions of rows: only when needed
+    if v["date"].dtype != "datetime64[ns]":
         v = v.assign(date=pd.to_datetime(v["date"]).astype("datetime64[ns]"))
-    if (v["date"] > as_of).any():  # the filter copies millions of rows: only when needed
-        v = v[v["date"] <= as_of]
-    confirmed = _column(v, "confirmed", False).fillna(False).astype(bool)
-    in_window = (v["date"] >= _window_start(as_of, params)).to_numpy()
-    total = v["total_sales"].to_numpy()
-
-    # Robust z-score of ln(total) per store over the positive days of W (confirmed included);
-    # plain arrays grouped by factorized codes avoid index alignment on millions of rows.
-    stat = in_window & (total > 0)
-    x = np.log(total[stat].astype(float))
-    codes = pd.factorize(v["store_id"].to_numpy()[stat])[0]
-    med = pd.Series(x).groupby(codes).median().to_numpy()[codes]
-    dev = np.abs(x - med)
-    s = params.suspect_mad_factor * pd.Series(dev).groupby(codes).median().to_numpy()[codes]
-    days = np.bincount(codes)[codes] if len(codes) else codes
-    with np.errstate(divide="ignore", invalid="ignore"):
-        flagged = (days >= params.suspect_min_days) & (s > 0) & (dev / s > params.suspect_threshold)
-
-    suspect = np.zeros(len(v), dtype=bool)
-    suspect[stat] = flagged
-    valid = (total > 0) & ~(suspect & ~confirmed.to_numpy())
-    return v.assign(in_window=in_window, suspect=suspect, valid=valid)
+    v = v[v["date"] <= as_of]
+    grid = VisitGrid.from_frame(v, pd.unique(v["store_id"].to_numpy()))
+    rows, columns = _positions(grid, v)
+    window_start = _day_number(_window_start(as_of, params))
+    suspect = _suspects(grid, window_start, params)[rows, columns]
+    confirmed = grid.confirmed[rows, columns]
+    return v.assign(
+        in_window=columns + grid.first >= window_start,
+        suspect=suspect,
+        valid=(v["total_sales"] > 0).to_numpy() & ~(suspect & ~confirmed),
+    )
 
 
 # --- §3.3 observed potential ---------------------------------------------------------------
@@ -223,26 +314,38 @@ def _closed_matrix(stores: pd.DataFrame) -> np.ndarray:
     return closed
 
 
-def observed_potential(valid_visits: pd.DataFrame, stores: pd.DataFrame, params: Params) -> pd.DataFrame:
-    """Stores with `obs_days`, `observed`, `p_obs` (NaN unless observed) and `own_annual` (O)."""
-    stores = _indexed(stores, "store_id")
-    v = valid_visits
-    weekday = (_day_numbers(v["date"]) + 3) % 7  # 0 = Monday
-    mask = (v["valid"] & v["in_window"]).to_numpy()
-    n, t_sum, o_sum = _per_store_cells(v, mask, stores, weekday, 7, ["total_sales", "own_sales"])
-    closed = _closed_matrix(stores)
+def _observed(grid: VisitGrid, valid: np.ndarray, window_start: int, closed: np.ndarray, params: Params) -> dict:
+    """§3.3 per row: `obs_days`, `observed`, `p_obs` (NaN unless observed) and `own_annual` (O)."""
+    w = slice(grid.column(window_start), None)
+    v = valid[:, w]
+    total = np.where(v, grid.total[:, w], 0)
+    own = np.where(v, grid.own[:, w], 0)
+    monday = (-(grid.first + w.start + 3)) % 7  # the first Monday column (day 0 was a Thursday)
+    n = np.empty((len(v), 7), dtype=np.int64)
+    t_sum, o_sum = np.empty_like(n), np.empty_like(n)
+    for weekday in range(7):  # 0 = Monday: every 7th column from that weekday's first one
+        cols = slice((monday + weekday) % 7, None, 7)
+        n[:, weekday] = np.count_nonzero(v[:, cols], axis=1)
+        t_sum[:, weekday] = total[:, cols].sum(axis=1, dtype=np.int64)
+        o_sum[:, weekday] = own[:, cols].sum(axis=1, dtype=np.int64)
     obs_days = n.sum(axis=1)
     # A closed weekday contributes 0 and needs no visits; visits on it still count as valid days.
-    observed = (obs_days >= params.observed_min_days) & (
-        (n >= params.observed_min_per_weekday) | closed
-    ).all(axis=1)
+    observed = (obs_days >= params.observed_min_days) & ((n >= params.observed_min_per_weekday) | closed).all(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where(closed | (n == 0), 0.0, t_sum / n)
         o = np.where(closed | (n == 0), 0.0, o_sum / n)
     p_obs = np.where(observed, 365 * t.sum(axis=1) / 7, np.nan)
     plain_own = 365 * o_sum.sum(axis=1) / np.maximum(obs_days, 1)  # 0 with no valid day
     own_annual = np.where(observed, 365 * o.sum(axis=1) / 7, plain_own)
-    return stores.assign(obs_days=obs_days, observed=observed, p_obs=p_obs, own_annual=own_annual)
+    return {"obs_days": obs_days, "observed": observed, "p_obs": p_obs, "own_annual": own_annual}
+
+
+def observed_potential(valid_visits: pd.DataFrame, stores: pd.DataFrame, params: Params) -> pd.DataFrame:
+    """Stores with `obs_days`, `observed`, `p_obs` (NaN unless observed) and `own_annual` (O)."""
+    stores = _indexed(stores, "store_id")
+    v = valid_visits[(valid_visits["valid"] & valid_visits["in_window"]).to_numpy()]
+    grid = VisitGrid.from_frame(v, stores.index)
+    return stores.assign(**_observed(grid, grid.visited, grid.first, _closed_matrix(stores), params))
 
 
 # --- §3.4 potential model ----------------------------------------------------------------
@@ -463,29 +566,82 @@ def add_zones(units: pd.DataFrame, params: Params) -> pd.DataFrame:
 # --- §3.8 ABC-XYZ ------------------------------------------------------------------------
 
 
-def add_xyz(stores: pd.DataFrame, valid_visits: pd.DataFrame, as_of, params: Params) -> pd.DataFrame:
-    """Add `abc` (on O) and `xyz` ('X'|'Y'|'Z'|'N') from the 12 complete months before as_of's month."""
-    stores = _indexed(stores, "store_id")
-    v = valid_visits
-    first = _timestamp(as_of).to_numpy().astype("datetime64[M]").astype(np.int64) - 12
-    month = v["date"].to_numpy().astype("datetime64[M]").astype(np.int64) - first  # 0..11 = the 12 months
-    mask = v["valid"].to_numpy() & (month >= 0) & (month < 12)
-    days, own = _per_store_cells(v, mask, stores, month, 12, ["own_sales"])
+def _xyz(grid: VisitGrid, valid: np.ndarray, as_of, params: Params) -> np.ndarray:
+    """§3.8 per row: 'X'|'Y'|'Z'|'N' from the monthly mean own sales of the 12 complete months before as_of's."""
+    first_month = _timestamp(as_of).to_numpy().astype("datetime64[M]") - 12
+    starts = (first_month + np.arange(13)).astype("datetime64[D]").astype(np.int64)
+    columns = np.array([grid.column(day) for day in starts])
+    lo, hi = columns[0], columns[-1]
+    # Cumulative sums along the days make each month's sum one subtraction.
+    days = np.zeros((len(valid), hi - lo + 1), dtype=np.int64)
+    own = np.zeros_like(days)
+    np.cumsum(valid[:, lo:hi], axis=1, out=days[:, 1:])
+    np.cumsum(np.where(valid[:, lo:hi], grid.own[:, lo:hi], 0), axis=1, out=own[:, 1:])
+    days = days[:, columns[1:] - lo] - days[:, columns[:-1] - lo]
+    own = own[:, columns[1:] - lo] - own[:, columns[:-1] - lo]
     with np.errstate(divide="ignore", invalid="ignore"):
         monthly = np.where(days > 0, own / days, np.nan)  # a month without a valid day is skipped
         months = days.astype(bool).sum(axis=1)
         mean = np.nansum(monthly, axis=1) / months
         sd = np.sqrt(np.nansum((monthly - mean[:, None]) ** 2, axis=1) / months)  # population SD
         cv = sd / mean
-    xyz = np.select(
+    return np.select(
         [months < params.xyz_min_months, ~(mean > 0), cv <= params.xyz_x, cv <= params.xyz_y],
         ["N", "Z", "X", "Y"],
         "Z",
     )
+
+
+def add_xyz(stores: pd.DataFrame, valid_visits: pd.DataFrame, as_of, params: Params) -> pd.DataFrame:
+    """Add `abc` (on O) and `xyz` ('X'|'Y'|'Z'|'N') from the 12 complete months before as_of's month."""
+    stores = _indexed(stores, "store_id")
+    grid = VisitGrid.from_frame(valid_visits[valid_visits["valid"].to_numpy()], stores.index)
+    xyz = _xyz(grid, grid.visited, as_of, params)
     return stores.assign(abc=abc(stores["own_annual"], params)["cls"], xyz=_text(xyz, stores.index))
 
 
 # --- §3.9 lost customers -----------------------------------------------------------------
+
+
+def _customer_status(
+    grid: VisitGrid, purchase: np.ndarray, prior_purchase: np.ndarray, as_of, params: Params
+) -> tuple[np.ndarray, np.ndarray]:
+    """§3.9 per row: (`recency` in days, NaN without a purchase; 'never'|'lost'|'at_risk'|'active').
+
+    `purchase` marks the purchase days up to as_of; `prior_purchase` holds each row's last
+    purchase day number before the grid (NaN: none), which may open the first gap.
+    """
+    none = np.iinfo(np.int32).min
+    prior = np.where(np.isnan(prior_purchase), np.inf, prior_purchase - grid.first)
+    # A prior purchase must lie before the grid, or a day could count twice.
+    prior = np.where(prior < 0, prior, none).astype(np.int32)
+    column = np.arange(grid.days, dtype=np.int32)
+    # Per cell, the column of the latest purchase at or before it (the prior purchase if none).
+    latest = np.maximum.accumulate(np.maximum(np.where(purchase, column, none), prior[:, None]), axis=1)
+    w = slice(grid.column(_day_number(_window_start(as_of, params))), None)
+    previous = np.hstack([prior[:, None], latest[:, :-1]])[:, w]
+    gap_at = purchase[:, w] & (previous > none)  # the later day lies in W; the earlier one may not
+    gaps = np.where(gap_at, column[w] - previous, np.inf)
+    count = np.count_nonzero(gap_at, axis=1)
+    g = np.where(count >= params.lost_min_gaps, _row_medians(gaps, count), np.nan)
+    last = latest[:, -1] if grid.days else prior
+    recency = np.where(last > none, _day_number(as_of) - grid.first - last.astype(float), np.nan)
+
+    risk = np.where(np.isnan(g), params.risk_default_days, np.maximum(2 * g, params.risk_floor_days))
+    lost = np.where(
+        np.isnan(g), params.lost_default_days, np.clip(3 * g, params.lost_floor_days, params.lost_cap_days)
+    )
+    status = np.select([np.isnan(recency), recency > lost, recency > risk], ["never", "lost", "at_risk"], "active")
+    return recency, status
+
+
+def _prior_days(prior_purchase: pd.Series | None, store_ids) -> np.ndarray:
+    """Each store's last purchase day number before the loaded days (NaN: none)."""
+    if prior_purchase is None or not len(prior_purchase.dropna()):
+        return np.full(len(store_ids), np.nan)
+    prior = pd.to_datetime(prior_purchase.dropna())
+    days = pd.Series(_day_numbers(prior).astype(float), index=prior.index)
+    return days.reindex(store_ids).to_numpy()
 
 
 def add_customer_status(
@@ -493,37 +649,12 @@ def add_customer_status(
 ) -> pd.DataFrame:
     """Add `recency` (days, NaN without purchase) and `customer_status` ('never'|'lost'|'at_risk'|'active')."""
     stores = _indexed(stores, "store_id")
-    as_of = _timestamp(as_of)
     v = valid_visits
-    bought = (v["valid"] & (v["own_sales"] > 0) & (v["date"] <= as_of)).to_numpy()
-    store = v["store_id"].to_numpy()[bought].astype(np.int64)
-    day = _day_numbers(v["date"])[bought]
-    if prior_purchase is not None and len(prior_purchase.dropna()):
-        prior = pd.to_datetime(prior_purchase.dropna())
-        prior_day = _day_numbers(prior)
-        # The contract says "strictly before the frame"; enforcing it keeps a day from counting twice.
-        keep = prior_day < day.min() if len(day) else np.ones(len(prior_day), dtype=bool)
-        store = np.concatenate([store, prior.index.to_numpy().astype(np.int64)[keep]])
-        day = np.concatenate([day, prior_day[keep]])
-    # Sort by (store, day) through one int64 key; "stable" is near free on presorted input.
-    if len(day):
-        offset = day.min()
-        key = np.sort((store.astype(np.int64) << 32) | (day - offset), kind="stable")
-        store, day = key >> 32, (key & 0xFFFFFFFF) + offset
-
-    same = np.r_[False, store[1:] == store[:-1]]
-    start = _day_number(_window_start(as_of, params))
-    gap_at = same & (day >= start)  # the later day lies in W; the earlier one may not
-    gaps = pd.Series(np.diff(day, prepend=0)[gap_at]).groupby(store[gap_at])
-    g = gaps.median().where(gaps.size() >= params.lost_min_gaps).reindex(stores.index)
-    is_last = np.r_[store[1:] != store[:-1], True] if len(store) else np.zeros(0, dtype=bool)
-    last = pd.Series(day[is_last], index=store[is_last]).reindex(stores.index)
-
-    recency = (_day_number(as_of) - last).astype(float)
-    risk = (2 * g).clip(lower=params.risk_floor_days).fillna(params.risk_default_days)
-    lost = (3 * g).clip(lower=params.lost_floor_days, upper=params.lost_cap_days).fillna(params.lost_default_days)
-    status = np.select(
-        [recency.isna(), recency > lost, recency > risk], ["never", "lost", "at_risk"], "active"
+    bought = v[(v["valid"] & (v["own_sales"] > 0) & (pd.to_datetime(v["date"]) <= _timestamp(as_of))).to_numpy()]
+    last = _day_number(as_of)
+    grid = VisitGrid.from_frame(bought, stores.index, first=None if len(bought) else last + 1, last=last)
+    recency, status = _customer_status(
+        grid, grid.visited, _prior_days(prior_purchase, stores.index), as_of, params
     )
     return stores.assign(recency=recency, customer_status=_text(status, stores.index))
 
@@ -531,30 +662,43 @@ def add_customer_status(
 # --- pipelines -----------------------------------------------------------------------------
 
 
-def observe_stores(visits, prior_purchase, stores, params: Params, as_of):
-    """The per-store half of §3 (suspects, §3.3, XYZ, §3.9): (observations indexed by store_id, suspects).
+def observe_grid(grid: VisitGrid, prior_purchase, stores, params: Params, as_of):
+    """The per-store half of §3 (suspects, §3.3, XYZ, §3.9) on a grid whose rows are `stores`.
 
-    Each store's row depends only on its own visits, so any partition of the stores (by range,
-    by region, over several workers) gives the same rows; `score_observations` does the rest.
+    Returns (observations indexed by store_id, suspects [store_id, date, confirmed]). Each row
+    depends only on that store's visits, so any partition of the stores (row ranges on threads,
+    regions on workers) gives the same rows; `score_observations` does the rest.
+    `prior_purchase` is a Series store_id -> last purchase date before the grid's first day.
     """
     stores = _indexed(stores, "store_id")
-    active = visits["store_id"].isin(stores.index)
-    if not active.all():  # inactive stores are not in the run
-        visits = visits[active]
-    screened = screen_suspects(visits, as_of, params)
-    observed = (
-        observed_potential(screened, stores, params)
-        .pipe(add_xyz, screened, as_of, params)
-        .drop(columns="abc")  # ABC ranks across all stores: score_observations
-        .pipe(add_customer_status, screened, prior_purchase, as_of, params)
+    if not np.array_equal(grid.store_ids, stores.index.to_numpy()):
+        raise ValueError("The grid's rows must be the stores, in the same order.")
+    grid = grid.until(_day_number(as_of))  # later days are ignored
+    window_start = _day_number(_window_start(as_of, params))
+    suspect = _suspects(grid, window_start, params)
+    valid = _valid(grid, suspect)
+    observed = _observed(grid, valid, window_start, _closed_matrix(stores), params)
+    xyz = _xyz(grid, valid, as_of, params)
+    recency, status = _customer_status(
+        grid, valid & (grid.own > 0), _prior_days(prior_purchase, stores.index), as_of, params
     )
-    flagged = screened[screened["suspect"]]
+    observations = stores.assign(
+        **observed, xyz=_text(xyz, stores.index), recency=recency, customer_status=_text(status, stores.index)
+    )
+    rows, columns = np.nonzero(suspect)
     suspects = pd.DataFrame({
-        "store_id": flagged["store_id"].to_numpy(),
-        "date": flagged["date"].to_numpy(),
-        "confirmed": _column(flagged, "confirmed", False).fillna(False).astype(bool).to_numpy(),
+        "store_id": grid.store_ids[rows],
+        "date": (grid.first + columns).astype("datetime64[D]").astype("datetime64[ns]"),
+        "confirmed": grid.confirmed[rows, columns],
     })
-    return observed, suspects
+    return observations, suspects
+
+
+def observe_stores(visits, prior_purchase, stores, params: Params, as_of):
+    """`observe_grid` for a long visits frame (the module contract's `visits`)."""
+    stores = _indexed(stores, "store_id")
+    grid = VisitGrid.from_frame(visits, stores.index, last=_day_number(as_of))
+    return observe_grid(grid, prior_purchase, stores, params, as_of)
 
 
 def score_observations(observed: pd.DataFrame, market_shares, params: Params, as_of):

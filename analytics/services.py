@@ -1,4 +1,7 @@
 """Load -> compute -> save: the nightly analytics run (SPEC §3, §4) as one snapshot per `as_of`."""
+
+from __future__ import annotations
+
 import dataclasses
 import math
 import time
@@ -8,6 +11,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+import psycopg
 from django.conf import settings
 from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import Max, OuterRef, Subquery
@@ -20,6 +24,7 @@ from . import computations
 from .models import AccountScore, AnalyticsRun, AnalyticsSettings, PotentialModelFit, StoreScore
 
 STALE_RUN = timedelta(hours=6)  # a run "running" longer than this died with its worker
+OBSERVE_CHUNK = 2000  # stores per grid: arrays of a few MB stay in the CPU's cache and the heap
 SAVE_BATCH = 2000  # rows per INSERT: 2000 x 24 columns stays under every driver's parameter limit
 
 
@@ -53,37 +58,93 @@ _PACKED_ROW = (
 )
 
 
-def load_visits(
-    first_day: date, as_of: date, first_store: int = 0, last_store: int = 2**62, partitions: int | None = None
-) -> pd.DataFrame:
-    """Visits in [first_day, as_of] of stores with ids in [first_store, last_store].
+_EPOCH = date(1970, 1, 1).toordinal()  # day numbers count from 1970-01-01, as numpy's datetime64[D]
 
-    Columns: store_id, date, total_sales, own_sales, confirmed. Inactive stores' rows are
-    dropped by the computation, so the query is a plain range scan.
+
+@dataclasses.dataclass
+class PackedVisits:
+    """Visits as packed blobs (several per store at most), unpacked into a grid per range of stores.
+
+    Unpacking a range at a time keeps every array a few MB: on a VM, touching fresh memory
+    costs more than the arithmetic on it, and small arrays are reused from the heap.
     """
+
+    store_ids: np.ndarray  # the grid rows
+    first: int
+    days: int
+    blobs: list  # packed bytes, ordered by row
+    blob_rows: np.ndarray  # the row of each blob
+    starts: np.ndarray  # (n + 1,) the first blob of each row
+
+    @classmethod
+    def from_rows(cls, store_ids, first: int, days: int, rows: list) -> PackedVisits:
+        """From (store_id, blob, ...) rows; other stores' blobs are dropped."""
+        store_ids = np.asarray(store_ids, dtype=np.int64)
+        blob_rows = pd.Index(store_ids).get_indexer(np.fromiter((r[0] for r in rows), np.int64, len(rows)))
+        order = np.argsort(blob_rows, kind="stable")
+        order = order[blob_rows[order] >= 0]
+        blob_rows = blob_rows[order]
+        starts = np.searchsorted(blob_rows, np.arange(len(store_ids) + 1))
+        return cls(store_ids, first, days, [rows[i][1] for i in order], blob_rows, starts)
+
+    @property
+    def visits(self) -> int:
+        return sum(len(b) for b in self.blobs) // 8
+
+    def rows(self, start: int, stop: int) -> computations.VisitGrid:
+        """The grid of the stores start..stop-1."""
+        grid = computations.VisitGrid.empty(self.store_ids[start:stop], self.first, self.days)
+        blobs = self.blobs[self.starts[start] : self.starts[stop]]
+        lengths = np.fromiter((len(b) // 8 for b in blobs), np.int64, len(blobs))
+        packed = np.frombuffer(b"".join(blobs), dtype=">i8").astype(np.int64)
+        grid.put(
+            np.repeat(self.blob_rows[self.starts[start] : self.starts[stop]] - start, lengths),
+            packed >> 49, (packed >> 24) & 0xFFFFFF, packed & 0xFFFFFF, ((packed >> 48) & 1).astype(bool),
+        )
+        return grid
+
+
+def load_visits(store_ids, first_day: date, as_of: date, partitions: int | None = None):
+    """The visits of `store_ids` in [first_day, as_of]: an object whose `rows(start, stop)` gives
+    the grid of those stores (rows in `store_ids` order) and whose `visits` counts them.
+
+    The query is a plain range scan over the stores' id range; other stores' rows (inactive
+    ones) are dropped on the way into the grid.
+    """
+    store_ids = np.asarray(store_ids, dtype=np.int64)
+    first, days = first_day.toordinal() - _EPOCH, (as_of - first_day).days + 1
+    if not len(store_ids):
+        return computations.VisitGrid.empty(store_ids, first, days)
     table = StoreVisit._meta.db_table
     where = "date >= %(first)s AND date <= %(as_of)s AND store_id >= %(lo)s AND store_id <= %(hi)s"
-    params = {"first": first_day, "as_of": as_of, "lo": first_store, "hi": last_store}
+    params = {"first": first_day, "as_of": as_of, "lo": int(store_ids.min()), "hi": int(store_ids.max())}
     if connection.vendor == "postgresql":
-        rows = _packed_rows(table, where, params, partitions or settings.ANALYTICS_PARTITIONS)
-        if not rows or max(r[2] for r in rows) < _PACKED_LIMIT:
-            return _unpack_visits(rows, first_day)
+        blobs = _packed_rows(table, where, params, partitions or settings.ANALYTICS_PARTITIONS)
+        if not blobs or max(b[2] for b in blobs) < _PACKED_LIMIT:
+            return PackedVisits.from_rows(store_ids, first, days, blobs)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT store_id, date, total_sales, own_sales, suspect_confirmed FROM {table} WHERE {where}", params
         )
-        rows = cursor.fetchall()
-    columns = list(zip(*rows)) if rows else [[]] * 5
-    return _visit_frame(columns[0], pd.to_datetime(pd.Series(columns[1], dtype=object)), *columns[2:])
+        visits = cursor.fetchall()
+    columns = list(zip(*visits)) if visits else [[]] * 5
+    grid = computations.VisitGrid.empty(store_ids, first, days)
+    day = pd.to_datetime(pd.Series(columns[1], dtype=object)).to_numpy().astype("datetime64[D]").astype(np.int64)
+    grid.put(
+        pd.Index(store_ids).get_indexer(np.asarray(columns[0], dtype=np.int64)), day - first,
+        *(np.asarray(c, dtype=t) for c, t in zip(columns[2:], (np.int64, np.int64, bool))),
+    )
+    return grid
 
 
 def _packed_rows(table: str, where: str, params: dict, partitions: int) -> list:
-    """(store_id, packed bytea, max total) rows, aggregating disjoint page ranges of the table at once.
+    """(store_id, packed bytes, max total) rows, aggregating disjoint page ranges of the table at once.
 
     PostgreSQL 15 cannot aggregate string_agg in parallel itself, so each thread scans its own
     range of pages (a TID range scan) on its own connection; a store's rows may come back in
-    several blobs, which unpacking does not mind. Inside a transaction (tests, a caller's atomic
+    several blobs, which the grid does not mind. Inside a transaction (tests, a caller's atomic
     block) other connections could not see its writes, so the ranges run in turn on this one.
+    The rows travel in binary: bytea as text would be hex, twice the size, to encode and decode.
     """
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_relation_size(%s) / current_setting('block_size')::int", [table])
@@ -96,12 +157,14 @@ def _packed_rows(table: str, where: str, params: dict, partitions: int) -> list:
     )
 
     def aggregate(page_range):
-        with transaction.atomic(), connection.cursor() as cursor:
-            # A hash aggregate of 20,000 growing strings needs room; JIT costs more than it saves here.
-            cursor.execute("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off")
-            low, high = page_range
-            cursor.execute(sql, {**params, "from_page": f"({low},0)", "to_page": f"({high},0)"})
-            return cursor.fetchall()
+        with transaction.atomic():
+            connection.ensure_connection()
+            with psycopg.Cursor(connection.connection) as cursor:  # Django's binds client-side: text results only
+                # A hash aggregate of 20,000 growing strings needs room; JIT costs more than it saves here.
+                cursor.execute("SELECT set_config('work_mem', '256MB', true), set_config('jit', 'off', true)")
+                low, high = page_range
+                cursor.execute(sql, {**params, "from_page": f"({low},0)", "to_page": f"({high},0)"}, binary=True)
+                return cursor.fetchall()
 
     if partitions > 1 and not connection.in_atomic_block:
         with ThreadPoolExecutor(partitions) as pool:
@@ -109,30 +172,6 @@ def _packed_rows(table: str, where: str, params: dict, partitions: int) -> list:
     else:
         parts = [aggregate(r) for r in ranges]
     return [row for part in parts for row in part]
-
-
-def _unpack_visits(rows, first_day: date) -> pd.DataFrame:
-    blobs = [r[1] for r in rows]
-    lengths = np.fromiter((len(b) // 8 for b in blobs), dtype=np.int64, count=len(blobs))
-    packed = np.frombuffer(b"".join(blobs), dtype=">i8").astype(np.int64)
-    first = np.datetime64(first_day, "D").astype(np.int64)
-    return pd.DataFrame({
-        "store_id": np.repeat(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)), lengths),
-        "date": ((packed >> 49) + first).astype("datetime64[D]").astype("datetime64[ns]"),
-        "total_sales": (packed >> 24) & 0xFFFFFF,
-        "own_sales": packed & 0xFFFFFF,
-        "confirmed": ((packed >> 48) & 1).astype(bool),
-    })
-
-
-def _visit_frame(store_id, dates, total, own, confirmed) -> pd.DataFrame:
-    return pd.DataFrame({
-        "store_id": np.asarray(store_id, dtype=np.int64),
-        "date": pd.DatetimeIndex(dates).astype("datetime64[ns]") if len(dates) else pd.to_datetime([]),
-        "total_sales": np.asarray(total, dtype=np.int64),
-        "own_sales": np.asarray(own, dtype=np.int64),
-        "confirmed": np.asarray(confirmed, dtype=bool),
-    })
 
 
 def load_prior_purchases(first_day: date, first_store: int = 0, last_store: int = 2**62) -> pd.Series:
@@ -204,32 +243,25 @@ def _in_own_connection(function, *args, **kwargs):
 def observe(stores: pd.DataFrame, *, as_of: date, params, partitions: int | None = None):
     """Load the visits and apply the per-store rules: (observations, suspects, visits loaded).
 
-    `computations.observe_stores` gives each store's row from that store's visits alone, so the
-    stores are observed in id ranges on parallel threads (numpy and pandas release the GIL in
-    their loops), and a deployment at 100,000 stores can run it per region on several workers.
+    `computations.observe_grid` gives each store's row from that store's visits alone, so the
+    stores are observed in ranges of OBSERVE_CHUNK on parallel threads (numpy releases the GIL
+    in its loops), and a deployment at 100,000 stores can run it per region on several workers.
     """
     partitions = partitions or settings.ANALYTICS_PARTITIONS
     first_day = _first_loaded_day(as_of, params)
-    visits = load_visits(first_day, as_of, partitions=partitions)
+    stores = stores.sort_values("store_id").set_index("store_id")
+    visits = load_visits(stores.index, first_day, as_of, partitions=partitions)
     prior = load_prior_purchases(first_day)
-    ordered = stores.sort_values("store_id")
-    bounds = [b for b in np.array_split(np.arange(len(ordered)), max(1, min(partitions, len(ordered)))) if len(b)]
-    if len(bounds) <= 1:
-        observed, suspects = computations.observe_stores(visits, prior, stores, params, as_of)
-        return observed, suspects, len(visits)
-    store_ids = visits["store_id"].to_numpy()
+    bounds = [*range(0, max(len(stores), 1), OBSERVE_CHUNK), len(stores)]  # one chunk at least, maybe empty
 
-    def observe_range(rows):
-        part = ordered.iloc[rows]
-        low, high = part["store_id"].iloc[0], part["store_id"].iloc[-1]
-        mine = (store_ids >= low) & (store_ids <= high)
-        return computations.observe_stores(visits[mine], prior, part, params, as_of)
+    def observe_rows(start, stop):
+        return computations.observe_grid(visits.rows(start, stop), prior, stores.iloc[start:stop], params, as_of)
 
-    with ThreadPoolExecutor(len(bounds)) as pool:
-        results = list(pool.map(observe_range, bounds))
+    with ThreadPoolExecutor(partitions) as pool:
+        results = list(pool.map(observe_rows, bounds[:-1], bounds[1:]))
     observed = pd.concat([r[0] for r in results])
     suspects = pd.concat([r[1] for r in results], ignore_index=True)
-    return observed, suspects, len(visits)
+    return observed, suspects, visits.visits
 
 
 # --- saving -------------------------------------------------------------------------------

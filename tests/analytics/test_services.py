@@ -146,25 +146,29 @@ def test_visits_load_exactly_as_stored_with_their_confirmations():
     confirmed.save()
     first_day = AS_OF - dt.timedelta(days=10)
 
-    frame = services.load_visits(first_day, AS_OF, stores[1].pk, stores[2].pk)
+    grid = services.load_visits([stores[2].pk, stores[1].pk], first_day, AS_OF).rows(0, 2)
 
     expected = sorted(
         (v.store_id, v.date, v.total_sales, v.own_sales, v.suspect_confirmed)
         for v in StoreVisit.objects.filter(store__in=stores[1:], date__gte=first_day)
     )
+    rows, columns = grid.visited.nonzero()
     loaded = sorted(
-        (int(r.store_id), r.date.date(), int(r.total_sales), int(r.own_sales), bool(r.confirmed))
-        for r in frame.itertuples()
+        (int(grid.store_ids[r]), dt.date.fromordinal(dt.date(1970, 1, 1).toordinal() + grid.first + c),
+         int(grid.total[r, c]), int(grid.own[r, c]), bool(grid.confirmed[r, c]))
+        for r, c in zip(rows, columns)
     )
     assert loaded == expected and len(loaded) == 22
+    assert grid.days == 11 and grid.total[~grid.visited].sum() == 0
 
 
-def test_partitions_give_the_same_scores_as_one_pass():
+def test_partitions_and_chunks_give_the_same_scores_as_one_pass(monkeypatch):
     build_world(n_stores=9, days=120)
     params = services.AnalyticsSettings.current()
     stores = services.load_stores(AS_OF)
 
     one = services.observe(stores, as_of=AS_OF, params=params, partitions=1)
+    monkeypatch.setattr(services, "OBSERVE_CHUNK", 4)  # stores 1-4, 5-8 and 9 on three threads
     three = services.observe(stores, as_of=AS_OF, params=params, partitions=3)
 
     assert one[2] == three[2] == 9 * 120  # PostgreSQL: three page ranges, each store's rows reunited
