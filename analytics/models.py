@@ -92,7 +92,10 @@ class StoreScoreQuerySet(models.QuerySet):
 
 
 class StoreScore(models.Model):
-    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="scores", verbose_name=_("store"))
+    # (store, as_of) is unique: that index serves lookups by store, so the FK needs none of its own.
+    store = models.ForeignKey(
+        Store, on_delete=models.CASCADE, related_name="scores", verbose_name=_("store"), db_index=False
+    )
     as_of = models.DateField(_("as of"))
     obs_days = models.PositiveIntegerField(_("valid days"))
     observed = models.BooleanField(_("observed"))
@@ -138,7 +141,9 @@ class AccountScoreQuerySet(models.QuerySet):
 
 
 class AccountScore(models.Model):
-    account = models.ForeignKey(KeyAccount, on_delete=models.CASCADE, related_name="scores", verbose_name=_("account"))
+    account = models.ForeignKey(
+        KeyAccount, on_delete=models.CASCADE, related_name="scores", verbose_name=_("account"), db_index=False
+    )
     as_of = models.DateField(_("as of"))
     potential = models.FloatField(_("potential"), null=True)
     own_annual = models.FloatField(_("own sales (annual)"), null=True)
