@@ -209,10 +209,9 @@ class VisitGrid:
         keep = (rows >= 0) & (columns >= 0) & (columns < self.days)
         if not keep.all():
             rows, columns, total, own, confirmed = (a[keep] for a in (rows, columns, total, own, confirmed))
-        self.visited[rows, columns] = True
-        self.total[rows, columns] = total
-        self.own[rows, columns] = own
-        self.confirmed[rows, columns] = confirmed
+        cells = rows * self.days + columns  # one flat index serves the four arrays
+        for array, values in ((self.visited, True), (self.total, total), (self.own, own), (self.confirmed, confirmed)):
+            array.put(cells, values)
 
     @property
     def days(self) -> int:

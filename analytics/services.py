@@ -6,7 +6,7 @@ import dataclasses
 import math
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, timedelta
 
 import numpy as np
@@ -105,30 +105,36 @@ class PackedVisits:
         return grid
 
 
-def load_visits(store_ids, first_day: date, as_of: date, partitions: int | None = None):
-    """The visits of `store_ids` in [first_day, as_of]: an object whose `rows(start, stop)` gives
-    the grid of those stores (rows in `store_ids` order) and whose `visits` counts them.
-
-    The query is a plain range scan over the stores' id range; other stores' rows (inactive
-    ones) are dropped on the way into the grid.
-    """
-    store_ids = np.asarray(store_ids, dtype=np.int64)
-    first, days = first_day.toordinal() - _EPOCH, (as_of - first_day).days + 1
-    if not len(store_ids):
-        return computations.VisitGrid.empty(store_ids, first, days)
+def fetch_visits(first_day: date, as_of: date, partitions: int | None = None) -> tuple[str, list]:
+    """Every visit in [first_day, as_of] as the database gives it: ("packed", (store_id, blob,
+    max total) rows) on PostgreSQL when the figures fit the packing, else ("rows", plain rows)."""
     table = StoreVisit._meta.db_table
-    where = "date >= %(first)s AND date <= %(as_of)s AND store_id >= %(lo)s AND store_id <= %(hi)s"
-    params = {"first": first_day, "as_of": as_of, "lo": int(store_ids.min()), "hi": int(store_ids.max())}
+    where = "date >= %(first)s AND date <= %(as_of)s"
+    params = {"first": first_day, "as_of": as_of}
     if connection.vendor == "postgresql":
         blobs = _packed_rows(table, where, params, partitions or settings.ANALYTICS_PARTITIONS)
         if not blobs or max(b[2] for b in blobs) < _PACKED_LIMIT:
-            return PackedVisits.from_rows(store_ids, first, days, blobs)
+            return "packed", blobs
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT store_id, date, total_sales, own_sales, suspect_confirmed FROM {table} WHERE {where}", params
         )
-        visits = cursor.fetchall()
-    columns = list(zip(*visits)) if visits else [[]] * 5
+        return "rows", cursor.fetchall()
+
+
+def load_visits(store_ids, first_day: date, as_of: date, partitions: int | None = None, fetched=None):
+    """The visits of `store_ids` in [first_day, as_of]: an object whose `rows(start, stop)` gives
+    the grid of those stores (rows in `store_ids` order) and whose `visits` counts them.
+
+    `fetched` is what `fetch_visits` gave, when the caller started it earlier; other stores'
+    visits (inactive ones) are dropped on the way into the grid.
+    """
+    store_ids = np.asarray(store_ids, dtype=np.int64)
+    first, days = first_day.toordinal() - _EPOCH, (as_of - first_day).days + 1
+    kind, rows = fetched or fetch_visits(first_day, as_of, partitions)
+    if kind == "packed":
+        return PackedVisits.from_rows(store_ids, first, days, rows)
+    columns = list(zip(*rows)) if rows else [[]] * 5
     grid = computations.VisitGrid.empty(store_ids, first, days)
     day = pd.to_datetime(pd.Series(columns[1], dtype=object)).to_numpy().astype("datetime64[D]").astype(np.int64)
     grid.put(
@@ -167,12 +173,9 @@ def _packed_rows(table: str, where: str, params: dict, partitions: int) -> list:
                 cursor.execute(sql, {**params, "from_page": f"({low},0)", "to_page": f"({high},0)"}, binary=True)
                 return cursor.fetchall()
 
-    if partitions > 1 and not connection.in_atomic_block:
-        with ThreadPoolExecutor(partitions) as pool:
-            parts = list(pool.map(lambda r: _in_own_connection(aggregate, r), ranges))
-    else:
-        parts = [aggregate(r) for r in ranges]
-    return [row for part in parts for row in part]
+    with ThreadPoolExecutor(partitions) as pool:
+        parts = [_start(pool, aggregate, page_range) for page_range in ranges]
+        return [row for part in parts for row in part.result()]
 
 
 def load_prior_purchases(first_day: date, first_store: int = 0, last_store: int = 2**62) -> pd.Series:
@@ -242,28 +245,43 @@ def _in_own_connection(function, *args, **kwargs):
         connections.close_all()  # this thread's connections only
 
 
-def observe(stores: pd.DataFrame, *, as_of: date, params, partitions: int | None = None):
-    """Load the visits and apply the per-store rules: (observations, suspects, visits loaded).
+def observe(*, as_of: date, params, partitions: int | None = None):
+    """Load the active stores and their visits, and apply the per-store rules.
 
-    `computations.observe_grid` gives each store's row from that store's visits alone, so the
-    stores are observed in ranges of OBSERVE_CHUNK on parallel threads (numpy releases the GIL
-    in its loops), and a deployment at 100,000 stores can run it per region on several workers.
+    Returns (stores, observations, suspects, visits loaded). The database aggregates the visits
+    on other connections while this one loads the stores. `computations.observe_grid` gives
+    each store's row from that store's visits alone, so the stores are observed in ranges of
+    OBSERVE_CHUNK on parallel threads (numpy releases the GIL in its loops), and a deployment at
+    100,000 stores can run it per region on several workers.
     """
     partitions = partitions or settings.ANALYTICS_PARTITIONS
     first_day = _first_loaded_day(as_of, params)
-    stores = stores.sort_values("store_id").set_index("store_id")
-    visits = load_visits(stores.index, first_day, as_of, partitions=partitions)
-    prior = load_prior_purchases(first_day)
-    bounds = [*range(0, max(len(stores), 1), OBSERVE_CHUNK), len(stores)]  # one chunk at least, maybe empty
+    with ThreadPoolExecutor(1) as background:
+        fetching = _start(background, fetch_visits, first_day, as_of, partitions)
+        stores = load_stores(as_of)
+        prior = load_prior_purchases(first_day)
+        by_id = stores.sort_values("store_id").set_index("store_id")
+        visits = load_visits(by_id.index, first_day, as_of, fetched=fetching.result())
+    bounds = [*range(0, max(len(by_id), 1), OBSERVE_CHUNK), len(by_id)]  # one chunk at least, maybe empty
 
     def observe_rows(start, stop):
-        return computations.observe_grid(visits.rows(start, stop), prior, stores.iloc[start:stop], params, as_of)
+        return computations.observe_grid(visits.rows(start, stop), prior, by_id.iloc[start:stop], params, as_of)
 
     with ThreadPoolExecutor(partitions) as pool:
         results = list(pool.map(observe_rows, bounds[:-1], bounds[1:]))
     observed = pd.concat([r[0] for r in results])
     suspects = pd.concat([r[1] for r in results], ignore_index=True)
-    return observed, suspects, visits.visits
+    return stores, observed, suspects, visits.visits
+
+
+def _start(pool: ThreadPoolExecutor, function, *args) -> Future:
+    """Run `function` on the pool with its own connection, or at once on this one inside a
+    transaction, whose writes other connections cannot see."""
+    if connection.in_atomic_block:
+        done = Future()
+        done.set_result(function(*args))
+        return done
+    return pool.submit(_in_own_connection, function, *args)
 
 
 # --- saving -------------------------------------------------------------------------------
@@ -416,8 +434,7 @@ def recompute(*, as_of: date | None = None, run_id: int | None = None, requested
     timings, started = {}, time.perf_counter()
     try:
         tick = time.perf_counter()
-        stores = load_stores(as_of)
-        observed, suspects, visits = observe(stores, as_of=as_of, params=params)
+        stores, observed, suspects, visits = observe(as_of=as_of, params=params)
         timings["observe"] = time.perf_counter() - tick
 
         tick = time.perf_counter()
