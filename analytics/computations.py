@@ -238,15 +238,25 @@ class VisitGrid:
         return self.visited, self.total, self.own, self.confirmed
 
 
-def _row_medians(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Per row, the median of its `counts` values; the other cells hold +inf so that they sort last."""
+def _row_middles(values: np.ndarray, counts: np.ndarray, skip=0) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the two middle values (equal for an odd count) of its `counts` values, as floats.
+
+    The other cells hold a filler: either `skip` of them sort first (zeros, say) or they sort
+    last (+inf, or the dtype's maximum).
+    """
     ordered = np.sort(values, axis=1)
     if ordered.shape[1] == 0:
-        return np.full(len(ordered), np.nan)
-    rows = np.arange(len(ordered))
-    low = ordered[rows, np.clip((counts - 1) // 2, 0, None)]
-    high = ordered[rows, np.minimum(counts // 2, ordered.shape[1] - 1)]
-    return np.where(counts > 0, (low + high) / 2, np.nan)
+        return np.full(len(ordered), np.nan), np.full(len(ordered), np.nan)
+    rows, last = np.arange(len(ordered)), ordered.shape[1] - 1
+    low = ordered[rows, np.clip(skip + (counts - 1) // 2, 0, last)].astype(float)
+    high = ordered[rows, np.clip(skip + counts // 2, 0, last)].astype(float)
+    return np.where(counts > 0, low, np.nan), np.where(counts > 0, high, np.nan)
+
+
+def _row_medians(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per row, the median of its `counts` values (the rest sort last); NaN without values."""
+    low, high = _row_middles(values, counts)
+    return (low + high) / 2
 
 
 def _positions(grid: VisitGrid, visits: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -264,18 +274,22 @@ def _suspects(grid: VisitGrid, window_start: int, params: Params) -> np.ndarray:
     Robust z-score: |ln x - median| / (1.4826 MAD) over the store's positive days of W, confirmed
     suspects included; a store with fewer than `suspect_min_days` of them is not screened.
     """
-    w = slice(grid.column(window_start), None)
-    total = grid.total[:, w]
-    stat = grid.visited[:, w] & (total > 0)
-    count = np.count_nonzero(stat, axis=1)
-    x = np.log(total, out=np.full(total.shape, np.inf), where=stat)
-    dev = np.abs(x - _row_medians(x, count)[:, None])  # +inf off the positive days
-    s = params.suspect_mad_factor * _row_medians(dev, count)
-    screened = (count >= params.suspect_min_days) & (s > 0)
+    start = grid.column(window_start)
+    total = grid.total[:, start:]  # 0 where not visited
+    count = np.count_nonzero(total, axis=1)  # the positive days
+    # ln is increasing, so the middle days by ln(total) are the middle days by total: an integer
+    # sort, with the zero days first.
+    low, high = _row_middles(total, count, skip=total.shape[1] - count)
     with np.errstate(divide="ignore", invalid="ignore"):
-        flagged = stat & screened[:, None] & (dev / s[:, None] > params.suspect_threshold)
+        median = (np.log(low) + np.log(high)) / 2
+        dev = np.log(total)  # in place from here: fresh arrays cost page faults
+        dev -= median[:, None]
+        np.abs(dev, out=dev)  # +inf off the positive days, which sort last
+        s = params.suspect_mad_factor * _row_medians(dev, count)
+        screened = (count >= params.suspect_min_days) & (s > 0)
+        flagged = (total > 0) & screened[:, None] & (dev / s[:, None] > params.suspect_threshold)
     suspect = np.zeros(grid.visited.shape, dtype=bool)
-    suspect[:, w] = flagged
+    suspect[:, start:] = flagged
     return suspect
 
 
@@ -315,11 +329,11 @@ def _closed_matrix(stores: pd.DataFrame) -> np.ndarray:
 
 def _observed(grid: VisitGrid, valid: np.ndarray, window_start: int, closed: np.ndarray, params: Params) -> dict:
     """§3.3 per row: `obs_days`, `observed`, `p_obs` (NaN unless observed) and `own_annual` (O)."""
-    w = slice(grid.column(window_start), None)
-    v = valid[:, w]
-    total = np.where(v, grid.total[:, w], 0)
-    own = np.where(v, grid.own[:, w], 0)
-    monday = (-(grid.first + w.start + 3)) % 7  # the first Monday column (day 0 was a Thursday)
+    start = grid.column(window_start)
+    v = valid[:, start:]
+    total = grid.total[:, start:] * v  # masking by product: np.where is many times slower
+    own = grid.own[:, start:] * v
+    monday = (-(grid.first + start + 3)) % 7  # the first Monday column (day 0 was a Thursday)
     n = np.empty((len(v), 7), dtype=np.int64)
     t_sum, o_sum = np.empty_like(n), np.empty_like(n)
     for weekday in range(7):  # 0 = Monday: every 7th column from that weekday's first one
@@ -571,13 +585,14 @@ def _xyz(grid: VisitGrid, valid: np.ndarray, as_of, params: Params) -> np.ndarra
     starts = (first_month + np.arange(13)).astype("datetime64[D]").astype(np.int64)
     columns = np.array([grid.column(day) for day in starts])
     lo, hi = columns[0], columns[-1]
-    # Cumulative sums along the days make each month's sum one subtraction.
-    days = np.zeros((len(valid), hi - lo + 1), dtype=np.int64)
+    days = np.zeros((len(valid), 12), dtype=np.int64)
     own = np.zeros_like(days)
-    np.cumsum(valid[:, lo:hi], axis=1, out=days[:, 1:])
-    np.cumsum(np.where(valid[:, lo:hi], grid.own[:, lo:hi], 0), axis=1, out=own[:, 1:])
-    days = days[:, columns[1:] - lo] - days[:, columns[:-1] - lo]
-    own = own[:, columns[1:] - lo] - own[:, columns[:-1] - lo]
+    months = columns[1:] > columns[:-1]  # a month before the grid's first day has no column
+    if months.any():
+        starts = columns[:-1][months] - lo
+        mask = valid[:, lo:hi]
+        days[:, months] = np.add.reduceat(mask, starts, axis=1, dtype=np.int64)
+        own[:, months] = np.add.reduceat(grid.own[:, lo:hi] * mask, starts, axis=1, dtype=np.int64)
     with np.errstate(divide="ignore", invalid="ignore"):
         monthly = np.where(days > 0, own / days, np.nan)  # a month without a valid day is skipped
         months = days.astype(bool).sum(axis=1)
@@ -610,20 +625,23 @@ def _customer_status(
     `purchase` marks the purchase days up to as_of; `prior_purchase` holds each row's last
     purchase day number before the grid (NaN: none), which may open the first gap.
     """
-    none = np.iinfo(np.int32).min
+    none, filler = -(1 << 30), 1 << 30  # int32 room: column - none and every gap stay below 2**31
     prior = np.where(np.isnan(prior_purchase), np.inf, prior_purchase - grid.first)
     # A prior purchase must lie before the grid, or a day could count twice.
-    prior = np.where(prior < 0, prior, none).astype(np.int32)
+    prior = np.where(prior < 0, prior, none).astype(np.int32)[:, None]
     column = np.arange(grid.days, dtype=np.int32)
-    # Per cell, the column of the latest purchase at or before it (the prior purchase if none).
-    latest = np.maximum.accumulate(np.maximum(np.where(purchase, column, none), prior[:, None]), axis=1)
-    w = slice(grid.column(_day_number(_window_start(as_of, params))), None)
-    previous = np.hstack([prior[:, None], latest[:, :-1]])[:, w]
-    gap_at = purchase[:, w] & (previous > none)  # the later day lies in W; the earlier one may not
-    gaps = np.where(gap_at, column[w] - previous, np.inf)
+    # Per cell, the column of the latest purchase at or before it (the prior purchase if none);
+    # products mask the arrays, as np.where is many times slower.
+    latest = np.maximum.accumulate(prior + purchase * (column - prior), axis=1)
+    start = grid.column(_day_number(_window_start(as_of, params)))
+    previous = latest[:, start - 1 : -1] if start else np.hstack([prior, latest[:, :-1]])
+    bought = purchase[:, start:]
+    gap_at = bought & (previous > none)  # the later day lies in W; the earlier one may not
+    # A purchase without an earlier one has a gap of at least `filler`, so it sorts last too.
+    gaps = (column[start:] - previous) * bought + filler * ~bought
     count = np.count_nonzero(gap_at, axis=1)
     g = np.where(count >= params.lost_min_gaps, _row_medians(gaps, count), np.nan)
-    last = latest[:, -1] if grid.days else prior
+    last = latest[:, -1] if grid.days else prior[:, 0]
     recency = np.where(last > none, _day_number(as_of) - grid.first - last.astype(float), np.nan)
 
     risk = np.where(np.isnan(g), params.risk_default_days, np.maximum(2 * g, params.risk_floor_days))
