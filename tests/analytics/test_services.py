@@ -70,6 +70,21 @@ def test_recompute_scores_every_active_store_and_account():
     assert KeyAccount.objects.get(code="wm").tier == "NKA"
 
 
+def test_computed_tiers_land_only_on_accounts_nobody_tiered_by_hand():
+    stores = build_world(n_stores=6, days=40)
+    by_hand = KeyAccountFactory(code="carrefour", tier="GKA", tier_override=True)
+    stale = KeyAccountFactory(code="suning", tier="GKA")
+    for store, account in ((stores[4], by_hand), (stores[5], stale)):
+        store.account = account
+        store.save()
+
+    services.recompute(as_of=AS_OF)
+
+    tiers = dict(KeyAccount.objects.values_list("code", "tier"))
+    assert tiers == {"wm": "NKA", "carrefour": "GKA", "suning": "LKA"}  # one region each for the last two
+    assert AccountScore.objects.get(account=by_hand).tier == "LKA"  # the score still says what the data say
+
+
 def test_running_the_same_day_twice_gives_identical_rows():
     build_world()
     services.recompute(as_of=AS_OF)
