@@ -24,6 +24,8 @@ Outputs
   `potential_source` | `wallet_share` | `market_share`, `market_share_source` |
   `key_potential`, `zone`, `trad_ka`, `missed_attack`, `false_ka` | `abc`, `xyz` |
   `recency`, `customer_status`.
+- `observe_grid` is the per-store half on a `VisitGrid` (stores x days arrays, the form the
+  service loads); `observe_stores` and the per-rule functions build one from a long frame.
 - `score_stores` returns (one row per store with `store_id` as a column and all of the above,
   the `ModelFit`, the flagged suspect days [`store_id`, `date`, `confirmed`]).
 - `score_accounts` returns one row per account with `account_id` as a column: `potential`,
