@@ -178,12 +178,10 @@ def _packed_rows(table: str, where: str, params: dict, partitions: int) -> list:
         return [row for part in parts for row in part.result()]
 
 
-def load_prior_purchases(first_day: date, first_store: int = 0, last_store: int = 2**62) -> pd.Series:
+def load_prior_purchases(first_day: date) -> pd.Series:
     """store_id -> last purchase day before `first_day` (outside W a day is valid when it sold)."""
     rows = list(
-        StoreVisit.objects.filter(
-            date__lt=first_day, store_id__gte=first_store, store_id__lte=last_store, own_sales__gt=0, total_sales__gt=0
-        )
+        StoreVisit.objects.filter(date__lt=first_day, own_sales__gt=0, total_sales__gt=0)
         .values("store_id")
         .annotate(last=Max("date"))
         .values_list("store_id", "last")

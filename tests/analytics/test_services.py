@@ -85,6 +85,21 @@ def test_computed_tiers_land_only_on_accounts_nobody_tiered_by_hand():
     assert AccountScore.objects.get(account=by_hand).tier == "LKA"  # the score still says what the data say
 
 
+def test_a_purchase_before_the_loaded_days_still_gives_recency_and_status():
+    stores = build_world(n_stores=2, days=30)
+    lapsed = StoreFactory(code="lapsed", region=stores[0].region)
+    StoreVisit.objects.create(store=lapsed, date=AS_OF - dt.timedelta(days=500), total_sales=40, own_sales=3)
+    StoreVisit.objects.bulk_create(
+        StoreVisit(store=lapsed, date=AS_OF - dt.timedelta(days=d), total_sales=40, own_sales=0) for d in range(30)
+    )
+
+    services.recompute(as_of=AS_OF)
+
+    score = StoreScore.objects.get(store=lapsed, as_of=AS_OF)
+    assert (score.recency, score.customer_status) == (500, "lost")  # no gaps: the 180-day default
+    assert StoreScore.objects.get(store=stores[0], as_of=AS_OF).customer_status == "active"
+
+
 def test_running_the_same_day_twice_gives_identical_rows():
     build_world()
     services.recompute(as_of=AS_OF)
