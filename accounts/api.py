@@ -9,8 +9,8 @@ from rest_framework import serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS
 
-from kacrm.permissions import ReadAnyWriteByRole
-from planning.models import Role, User
+from org.permissions import ReadAnyWriteByRole
+from org.models import Role, User
 
 from . import services
 from .models import CompetitorPresence, CustomerRole, DecisionMaker, KeyAccount, RelationshipEvent, check_reports_to

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext_lazy as _
 
-from planning.models import User
-from stores.models import StoreVisit, scope_q
+from org.models import User
+from org import access
+from stores.models import StoreVisit
 
 from .models import Competitor, CompetitorPresence, CustomerRole, DecisionMaker, KeyAccount, RelationshipEvent
 
@@ -151,9 +152,7 @@ def recent_changes(account: KeyAccount, *, limit: int = 15, known=None) -> list[
 def visit_corrections(account: KeyAccount, user, *, limit: int = 10) -> list[Change]:
     """The latest corrections of sales figures at the account's stores the user may see (SPEC §9)."""
     history = StoreVisit.audit.filter(store__account=account, history_type="~")
-    q = scope_q(user, "store__")
-    if q is not None:
-        history = history.filter(q)
+    history = access.visible(history, user, access.Scope.STORES, "store__")
     history = history.select_related("store")
     names = _Names()
     changes = []

@@ -10,7 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from planning.models import Role
+from org import access
+from org.models import Role
 
 # The audit trail lives under `audit`, not simple-history's default `history`: a key account's
 # profile has a `history` field of its own (SPEC §2).
@@ -43,27 +44,12 @@ def validate_founding_year(value):
 
 class KeyAccountQuerySet(models.QuerySet):
     def visible_to(self, user):
-        if not user.is_authenticated:
-            return self.none()
-        if user.sees_everything:
-            return self.all()
-        if user.role == Role.KA_MANAGER:
-            return self.filter(owner=user)
-        if user.role == Role.SUPERVISOR:
-            return self.filter(stores__region__supervisors=user).distinct()
-        if user.role == Role.SALES_MANAGER:
-            return self.filter(stores__rep=user).distinct()
-        return self.none()
+        """Accounts whose code, name, kind and tier the user may read (SPEC §7)."""
+        return access.visible(self, user, access.Scope.ACCOUNTS)
 
     def editable_by(self, user):
-        """Accounts whose dossier the user may change: owners and analysts."""
-        if not user.is_authenticated:
-            return self.none()
-        if user.sees_everything:
-            return self.all()
-        if user.role == Role.KA_MANAGER:
-            return self.filter(owner=user)
-        return self.none()
+        """Accounts whose dossier the user may read and change: owners, analysts and admins."""
+        return access.visible(self, user, access.Scope.DOSSIERS)
 
 
 class KeyAccount(models.Model):

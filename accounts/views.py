@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from analytics.models import AccountScore, StoreScore, Zone
-from planning.models import User
+from org.models import User
 from stores.models import Store
 
 from . import audit, services

@@ -1,4 +1,4 @@
-from planning.models import Role
+from org.models import Role
 
 from .models import Notification
 

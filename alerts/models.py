@@ -3,19 +3,13 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from planning.models import Role
+from org import access
 
 
 class AlertQuerySet(models.QuerySet):
     def visible_to(self, user):
         """Supervisors see the alerts of their regions, analysts and admins all; nobody else any."""
-        if not user.is_authenticated:
-            return self.none()
-        if user.sees_everything:
-            return self.all()
-        if user.role == Role.SUPERVISOR:
-            return self.filter(store__region__supervisors=user)
-        return self.none()
+        return access.visible(self, user, access.Scope.ALERTS)
 
     def active(self):
         return self.filter(status__in=Alert.ACTIVE)

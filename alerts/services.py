@@ -17,7 +17,7 @@ from django.utils.translation import ngettext
 from rest_framework.exceptions import ValidationError
 
 from analytics.models import AnalyticsSettings, StoreScore
-from planning.models import Region
+from org.models import Region
 from stores.models import MarketShare, StoreVisit
 
 from . import fsi

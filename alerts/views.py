@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
 from analytics.models import AnalyticsSettings
-from planning.models import Region, Role
+from org.models import Region, Role
 
 from . import services
 from .forms import STATUS_TABS, AlertFilterForm, FollowUpForm

@@ -7,7 +7,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from kacrm.permissions import IsAnalyst
+from org.permissions import IsAnalyst
 
 from .models import AccountScore, AnalyticsRun, PotentialModelFit, StoreScore
 from . import services

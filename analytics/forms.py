@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 
 from accounts.models import KeyAccount
-from planning.models import Region
+from org.models import Region
 
 from .models import StoreScore, Zone
 

@@ -4,7 +4,8 @@ from django.db.models import OuterRef, Q, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import KeyAccount
-from stores.models import Store, scope_q
+from org import access
+from stores.models import Store
 
 
 class Zone(models.TextChoices):
@@ -40,7 +41,7 @@ class AnalyticsSettings(models.Model):
 
 class AnalyticsRunQuerySet(models.QuerySet):
     def visible_to(self, user):
-        return self.all() if user.is_authenticated and user.sees_everything else self.none()
+        return access.visible(self, user, access.Scope.EVERYTHING)
 
 
 class AnalyticsRun(models.Model):
@@ -79,10 +80,7 @@ class AnalyticsRun(models.Model):
 
 class StoreScoreQuerySet(models.QuerySet):
     def visible_to(self, user):
-        if not user.is_authenticated:
-            return self.none()
-        q = scope_q(user, "store__")
-        return self.all() if q is None else self.filter(q)
+        return access.visible(self, user, access.Scope.STORES, "store__")
 
     def latest(self, as_of=None):
         """The rows of `as_of`, or of the latest day scored."""

@@ -63,7 +63,7 @@ def load_world(args) -> int:
     from django.db import connection
 
     from accounts.models import KeyAccount
-    from planning.models import Region
+    from org.models import Region
     from stores.models import MarketShare, Store, StoreVisit
 
     rng = np.random.default_rng(args.seed)

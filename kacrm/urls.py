@@ -6,10 +6,10 @@ from rest_framework.routers import DefaultRouter
 from accounts.api import CompetitorPresenceViewSet, DecisionMakerViewSet, KeyAccountViewSet, RelationshipEventViewSet
 from alerts.api import AlertViewSet
 from analytics.api import AccountScoreViewSet, AnalyticsRunViewSet, PotentialModelView, StoreScoreViewSet
-from planning.api import AccountPlanViewSet, RegionViewSet, TargetViewSet, TeamViewSet, UserViewSet, VisitPlanViewSet
+from org.api import ObtainTokenView, RegionViewSet, TeamViewSet, UserViewSet
+from planning.api import AccountPlanViewSet, TargetViewSet, VisitPlanViewSet
 from stores.api import MarketShareViewSet, StoreViewSet, StoreVisitViewSet
 
-from .auth import ObtainTokenView
 from .views import healthz
 
 router = DefaultRouter()
@@ -45,7 +45,7 @@ urlpatterns = [
     path("analytics/", include("analytics.urls")),
     path("alerts/", include("alerts.urls")),
     path("planning/", include("planning.urls")),
+    path("", include("org.urls")),
     path("", include("stores.urls")),
-    # After stores.urls, whose accounts/login/ and accounts/logout/ must win over a dossier code.
     path("accounts/", include("accounts.urls")),
 ]

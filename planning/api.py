@@ -10,101 +10,13 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 
-from kacrm.permissions import ReadAnyWriteByRole
+from org.permissions import ReadAnyWriteByRole
 
 from . import services
 from .forms import MonthField
-from .models import (
-    AccountPlan, BusinessReview, ForecastMonth, PlanAction, PlanObjective, Region, Role, Target, Team, User, VisitPlan,
-)
+from org.models import Region, Role, Team, User
 
-
-class UserSerializer(serializers.ModelSerializer):
-    region = serializers.SlugRelatedField(slug_field="code", queryset=Region.objects.all(), allow_null=True, required=False)
-    team = serializers.SlugRelatedField(slug_field="name", queryset=Team.objects.all(), allow_null=True, required=False)
-    role = serializers.ChoiceField(choices=Role.choices)
-    password = serializers.CharField(write_only=True, required=False, style={"input_type": "password"})
-
-    class Meta:
-        model = User
-        fields = ["username", "role", "region", "team", "email", "is_active", "password"]
-
-    def validate(self, attrs):
-        password = attrs.get("password")
-        if password:
-            candidate = self.instance or User(username=attrs.get("username", ""), email=attrs.get("email", ""))
-            try:
-                validate_password(password, candidate)
-            except DjangoValidationError as error:
-                raise serializers.ValidationError({"password": list(error.messages)})
-        return attrs
-
-    def create(self, validated_data):
-        password = validated_data.pop("password", None)
-        user = User(**validated_data)
-        user.set_password(password) if password else user.set_unusable_password()
-        user.save()
-        return user
-
-    def update(self, instance, validated_data):
-        password = validated_data.pop("password", None)
-        user = super().update(instance, validated_data)
-        if password:
-            user.set_password(password)
-            user.save(update_fields=["password"])
-        return user
-
-
-class UserFilter(filters.FilterSet):
-    region = filters.CharFilter(field_name="region__code")
-
-    class Meta:
-        model = User
-        fields = ["role", "region", "is_active"]
-
-
-class UserViewSet(viewsets.ModelViewSet):
-    """People, synced by HR or identity systems. Admins only."""
-
-    serializer_class = UserSerializer
-    permission_classes = [IsAdminUser]
-    lookup_field = "username"
-    lookup_value_regex = r"[\w.@+-]+"
-    filterset_class = UserFilter
-    queryset = User.objects.select_related("region", "team").order_by("username")
-
-
-class RegionSerializer(serializers.ModelSerializer):
-    supervisors = serializers.SlugRelatedField(
-        slug_field="username", many=True, required=False, queryset=User.objects.filter(role=Role.SUPERVISOR)
-    )
-
-    class Meta:
-        model = Region
-        fields = ["code", "name", "country", "supervisors"]
-
-    def validate_country(self, value):
-        value = value.upper()
-        if len(value) != 2 or not value.isalpha():
-            raise serializers.ValidationError("Use a two-letter ISO 3166-1 country code, such as CN or ES.")
-        return value
-
-
-class RegionFilter(filters.FilterSet):
-    class Meta:
-        model = Region
-        fields = ["country"]
-
-
-class RegionViewSet(viewsets.ModelViewSet):
-    serializer_class = RegionSerializer
-    permission_classes = [ReadAnyWriteByRole]
-    write_roles = ()
-    lookup_field = "code"
-    filterset_class = RegionFilter
-
-    def get_queryset(self):
-        return Region.objects.visible_to(self.request.user).prefetch_related("supervisors").order_by("code")
+from .models import AccountPlan, BusinessReview, ForecastMonth, PlanAction, PlanObjective, Target, VisitPlan
 
 
 class MonthFilter(filters.Filter):
@@ -249,46 +161,6 @@ class VisitPlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
     def perform_update(self, serializer):
         services.edit_visit_plan(plan=serializer.instance, weekdays=serializer.validated_data["weekdays"],
                                  user=self.request.user)
-
-
-class TeamSerializer(serializers.ModelSerializer):
-    region = serializers.SlugRelatedField(slug_field="code", queryset=Region.objects.all(), allow_null=True, required=False)
-    kind = serializers.ChoiceField(choices=Team.Kind.choices)
-    members = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
-
-    class Meta:
-        model = Team
-        fields = ["name", "kind", "region", "members"]
-
-
-class TeamFilter(filters.FilterSet):
-    region = filters.CharFilter(field_name="region__code")
-
-    class Meta:
-        model = Team
-        fields = ["kind", "region"]
-
-
-class TeamViewSet(viewsets.ModelViewSet):
-    """Hunters (attack stores) and farmers (defend stores); members are set on `users` (`team`). Analysts write."""
-
-    serializer_class = TeamSerializer
-    permission_classes = [ReadAnyWriteByRole]
-    write_roles = ()
-    lookup_field = "name"
-    lookup_value_regex = r"[^/]+"
-    filterset_class = TeamFilter
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # schema generation: no user
-            return Team.objects.none()
-        members = User.objects.filter(is_active=True).order_by("username")
-        if not self.request.user.sees_everything:  # only people the caller may already see
-            members = members.filter(region__in=Region.objects.visible_to(self.request.user))
-        return (
-            Team.objects.visible_to(self.request.user).select_related("region")
-            .prefetch_related(Prefetch("members", queryset=members)).order_by("name")
-        )
 
 
 class PlanObjectiveSerializer(serializers.ModelSerializer):

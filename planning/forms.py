@@ -6,7 +6,9 @@ from django.utils.dates import WEEKDAYS, WEEKDAYS_ABBR
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
-from .models import BusinessReview, PlanAction, PlanObjective, Role, User
+from org.models import Role, User
+
+from .models import BusinessReview, PlanAction, PlanObjective
 
 
 class MonthField(forms.CharField):

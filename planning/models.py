@@ -1,120 +1,10 @@
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-
-class Role(models.TextChoices):
-    SALES_MANAGER = "sales_manager", _("Sales manager")
-    SUPERVISOR = "supervisor", _("Supervisor")
-    KA_MANAGER = "ka_manager", _("KA manager")
-    ANALYST = "analyst", _("Analyst")
-
-
-class User(AbstractUser):
-    role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.SALES_MANAGER)
-    region = models.ForeignKey(
-        "planning.Region", verbose_name=_("region"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="members",
-    )
-    team = models.ForeignKey(
-        "planning.Team", verbose_name=_("team"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="members",
-    )
-
-    objects = UserManager()
-
-    @property
-    def sees_everything(self) -> bool:
-        """Analysts and admins see every store, account and visit."""
-        return self.is_superuser or self.is_staff or self.role == Role.ANALYST
-
-    @property
-    def is_sales_manager(self) -> bool:
-        return self.role == Role.SALES_MANAGER and not self.sees_everything
-
-    @property
-    def is_supervisor(self) -> bool:
-        return self.role == Role.SUPERVISOR and not self.sees_everything
-
-    @property
-    def is_ka_manager(self) -> bool:
-        return self.role == Role.KA_MANAGER and not self.sees_everything
-
-
-class RegionQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        if not user.is_authenticated:
-            return self.none()
-        if user.sees_everything:
-            return self.all()
-        if user.role == Role.SUPERVISOR:
-            return self.filter(supervisors=user)
-        if user.role == Role.SALES_MANAGER:
-            return self.filter(Q(pk=user.region_id) | Q(stores__rep=user)).distinct()
-        if user.role == Role.KA_MANAGER:
-            return self.filter(stores__account__owner=user).distinct()
-        return self.none()
-
-
-class Region(models.Model):
-    code = models.SlugField(_("code"), max_length=32, unique=True)
-    name = models.CharField(_("name"), max_length=120)
-    country = models.CharField(_("country"), max_length=2, help_text=_("ISO 3166-1 alpha-2 code"))
-    supervisors = models.ManyToManyField(
-        User, verbose_name=_("supervisors"), blank=True, related_name="supervised_regions",
-        limit_choices_to={"role": Role.SUPERVISOR},
-    )
-
-    objects = RegionQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["code"]
-        verbose_name = _("region")
-        verbose_name_plural = _("regions")
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(country__regex=r"^[A-Z]{2}$"), name="region_country_iso_alpha2",
-            ),
-        ]
-
-    def __str__(self):
-        return f"{self.code} ({self.name})"
-
-
-class TeamQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        """Reps: their own team; others: the teams of the regions they see (analysts: all)."""
-        if not user.is_authenticated:
-            return self.none()
-        if user.sees_everything:
-            return self.all()
-        if user.role == Role.SALES_MANAGER:
-            return self.filter(pk=user.team_id)
-        return self.filter(region__in=Region.objects.visible_to(user))
-
-
-class Team(models.Model):
-    class Kind(models.TextChoices):
-        HUNTERS = "hunters", _("Hunters (attack stores)")
-        FARMERS = "farmers", _("Farmers (defend stores)")
-
-    name = models.CharField(_("name"), max_length=120, unique=True)
-    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
-    region = models.ForeignKey(
-        Region, verbose_name=_("region"), null=True, blank=True, on_delete=models.SET_NULL, related_name="teams"
-    )
-
-    objects = TeamQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["name"]
-        verbose_name = _("team")
-        verbose_name_plural = _("teams")
-
-    def __str__(self):
-        return self.name
+from accounts.models import KeyAccount
+from org import access
 
 
 def first_of_month(day):
@@ -124,12 +14,7 @@ def first_of_month(day):
 class TargetQuerySet(models.QuerySet):
     def visible_to(self, user):
         """Targets of the stores the user may see (reps: their stores; supervisors: their regions)."""
-        from stores.models import scope_q  # stores imports this module
-
-        if not user.is_authenticated:
-            return self.none()
-        q = scope_q(user, "store__")
-        return self.all() if q is None else self.filter(q)
+        return access.visible(self, user, access.Scope.STORES, "store__")
 
     def for_month(self, month):
         return self.filter(month=first_of_month(month))
@@ -177,14 +62,9 @@ class Target(models.Model):
 class VisitPlanQuerySet(models.QuerySet):
     def visible_to(self, user):
         """Reps: their own plans; supervisors: their regions'; KA managers: their accounts' stores; analysts: all."""
-        from stores.models import scope_q
-
-        if not user.is_authenticated:
-            return self.none()
-        if user.is_sales_manager:
+        if user.is_authenticated and user.is_sales_manager:
             return self.filter(rep=user)
-        q = scope_q(user, "store__")
-        return self.all() if q is None else self.filter(q)
+        return access.visible(self, user, access.Scope.STORES, "store__")
 
     def current(self):
         """Plans that count: an active store still assigned to the plan's rep."""
@@ -228,13 +108,9 @@ class VisitPlan(models.Model):
 class AccountPlanQuerySet(models.QuerySet):
     def visible_to(self, user):
         """The plans of the accounts whose dossier the user may read."""
-        from accounts.models import KeyAccount
-
         return self.filter(account__in=KeyAccount.objects.visible_to(user))
 
     def editable_by(self, user):
-        from accounts.models import KeyAccount
-
         return self.filter(account__in=KeyAccount.objects.editable_by(user))
 
 

@@ -267,7 +267,7 @@ def mismatch_kind(score) -> str:
 
 def reassignment_candidates(region_ids) -> dict:
     """{(region_id, team kind): [reps, fewest active stores first]} for the active reps of `region_ids`, one query."""
-    from .models import Role, User
+    from org.models import Role, User
 
     reps = (
         User.objects.filter(role=Role.SALES_MANAGER, is_active=True, region_id__in=region_ids, team__isnull=False)

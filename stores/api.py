@@ -9,8 +9,8 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from accounts.models import KeyAccount
-from kacrm.permissions import ReadAnyWriteByRole
-from planning.models import Region, Role, User
+from org.permissions import ReadAnyWriteByRole
+from org.models import Region, Role, User
 
 from . import services
 from .models import MarketShare, Store, StoreVisit

@@ -11,7 +11,7 @@ from django.db import transaction
 from accounts.demo import save_dossiers
 from accounts.models import KeyAccount
 from planning.demo import save_planning
-from planning.models import Region, Role, Team, User
+from org.models import Region, Role, Team, User
 
 from .models import MarketShare, Store, StoreVisit
 

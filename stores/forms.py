@@ -5,7 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import ValidationError as APIValidationError
 
-from planning.models import Region, User
+from org.models import Region, User
 
 from .models import MAX_DAILY_UNITS
 

@@ -9,23 +9,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from planning.models import Role
+from org import access
+from org.models import Role
 
 MAX_DAILY_UNITS = 10_000_000  # far above any store's day; keeps sums inside 64-bit and typos out
-
-
-def scope_q(user, prefix: str = "") -> Q | None:
-    """The stores a user may see, as a Q on the store reached through `prefix`; None means all."""
-    if user.sees_everything:
-        return None
-    role = user.role
-    if role == Role.SALES_MANAGER:
-        return Q(**{f"{prefix}rep": user})
-    if role == Role.SUPERVISOR:
-        return Q(**{f"{prefix}region__supervisors": user})
-    if role == Role.KA_MANAGER:
-        return Q(**{f"{prefix}account__owner": user})
-    return Q(pk__in=[])
 
 
 def validate_weekdays(value):
@@ -41,10 +28,7 @@ def validate_weekdays(value):
 
 class StoreQuerySet(models.QuerySet):
     def visible_to(self, user):
-        if not user.is_authenticated:
-            return self.none()
-        q = scope_q(user)
-        return self.all() if q is None else self.filter(q)
+        return access.visible(self, user, access.Scope.STORES)
 
     def active(self):
         return self.filter(active=True)
@@ -63,7 +47,7 @@ class Store(models.Model):
         "accounts.KeyAccount", verbose_name=_("account"), null=True, blank=True,
         on_delete=models.SET_NULL, related_name="stores",
     )
-    region = models.ForeignKey("planning.Region", verbose_name=_("region"), on_delete=models.PROTECT, related_name="stores")
+    region = models.ForeignKey("org.Region", verbose_name=_("region"), on_delete=models.PROTECT, related_name="stores")
     address = models.CharField(_("address"), max_length=300, blank=True)
     latitude = models.FloatField(
         _("latitude"), null=True, blank=True, validators=[MinValueValidator(-90), MaxValueValidator(90)]
@@ -112,10 +96,7 @@ class Store(models.Model):
 
 class StoreVisitQuerySet(models.QuerySet):
     def visible_to(self, user):
-        if not user.is_authenticated:
-            return self.none()
-        q = scope_q(user, "store__")
-        return self.all() if q is None else self.filter(q)
+        return access.visible(self, user, access.Scope.STORES, "store__")
 
     def valid(self):
         """Visits that count in the analytics: sales recorded and not an unconfirmed suspect."""
@@ -204,7 +185,7 @@ class MarketShareQuerySet(models.QuerySet):
 class MarketShare(models.Model):
     country = models.CharField(_("country"), max_length=2)
     region = models.ForeignKey(
-        "planning.Region", verbose_name=_("region"), null=True, blank=True,
+        "org.Region", verbose_name=_("region"), null=True, blank=True,
         on_delete=models.CASCADE, related_name="market_shares", help_text=_("Empty for the whole country."),
     )
     period_start = models.DateField(_("period start"))

@@ -12,7 +12,8 @@ from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext as _
 
 from alerts import services as alert_services
-from planning.models import Region, Role, User, VisitPlan
+from org.models import Region, Role, User
+from planning.models import VisitPlan
 
 from . import services
 from .forms import SERVICE_ERRORS, StoreFilterForm, VisitFilterForm, VisitForm

@@ -5,7 +5,7 @@ import factory
 from django.utils import timezone
 
 from accounts.models import KeyAccount
-from planning.models import Region, Role, User
+from org.models import Region, Role, User
 from stores.models import MarketShare, Store, StoreVisit
 
 

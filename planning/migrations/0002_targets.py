@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('planning', '0001_initial'),
+        ('org', '0001_initial'),
         ('stores', '0003_storevisit_audit'),
     ]
 

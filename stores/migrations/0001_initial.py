@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0001_initial'),
-        ('planning', '0001_initial'),
+        ('org', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -35,7 +35,7 @@ class Migration(migrations.Migration):
                 ('closed_weekdays', models.JSONField(blank=True, default=list, help_text='0 = Monday ... 6 = Sunday', validators=[stores.models.validate_weekdays], verbose_name='closed weekdays')),
                 ('active', models.BooleanField(default=True, verbose_name='active')),
                 ('account', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='stores', to='accounts.keyaccount', verbose_name='account')),
-                ('region', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='stores', to='planning.region', verbose_name='region')),
+                ('region', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='stores', to='org.region', verbose_name='region')),
                 ('rep', models.ForeignKey(blank=True, limit_choices_to={'role': 'sales_manager'}, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='stores', to=settings.AUTH_USER_MODEL, verbose_name='sales manager')),
             ],
             options={
@@ -78,7 +78,7 @@ class Migration(migrations.Migration):
                 ('period_end', models.DateField(verbose_name='period end')),
                 ('share', models.FloatField(help_text='Our market share, between 0 and 1 (0.25 = 25%).', verbose_name='share')),
                 ('source', models.CharField(blank=True, max_length=200, verbose_name='source')),
-                ('region', models.ForeignKey(blank=True, help_text='Empty for the whole country.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='market_shares', to='planning.region', verbose_name='region')),
+                ('region', models.ForeignKey(blank=True, help_text='Empty for the whole country.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='market_shares', to='org.region', verbose_name='region')),
             ],
             options={
                 'verbose_name': 'market share',

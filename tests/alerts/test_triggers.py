@@ -77,7 +77,7 @@ def test_a_failed_bulk_batch_records_no_pending_evaluation(rep, store):
 
 
 def test_a_visit_saved_in_the_admin_asks_for_an_evaluation(store, django_capture_on_commit_callbacks):
-    from planning.models import User
+    from org.models import User
 
     low_history(store)
     admin_user = User.objects.create_superuser("root", "root@example.com", "pw")

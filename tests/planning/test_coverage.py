@@ -3,7 +3,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from planning.models import Team, VisitPlan
+from org.models import Team
+from planning.models import VisitPlan
 from tests.conftest import client_for
 from tests.factories import RegionFactory, RepFactory, StoreFactory
 from tests.planning.helpers import score

@@ -8,7 +8,7 @@ from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from accounts.models import KeyAccount
-from planning.models import Region, Role, User
+from org.models import Region, Role, User
 from stores.models import MarketShare, Store, StoreVisit
 
 pytestmark = pytest.mark.django_db
