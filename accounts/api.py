@@ -9,7 +9,7 @@ from rest_framework import serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS
 
-from org.permissions import ReadAnyWriteByRole
+from org.access import Action
 from org.models import Role, User
 
 from . import services
@@ -58,8 +58,7 @@ class KeyAccountFilter(filters.FilterSet):
 
 class KeyAccountViewSet(viewsets.ModelViewSet):
     serializer_class = KeyAccountSerializer
-    permission_classes = [ReadAnyWriteByRole]
-    write_roles = (Role.KA_MANAGER,)
+    write_action = Action.EDIT_DOSSIERS
     lookup_field = "code"
     filterset_class = KeyAccountFilter
 
@@ -197,6 +196,7 @@ class AccountNestedViewSet(viewsets.ModelViewSet):
     write, editable by the caller (else 403)."""
 
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+    write_action = Action.EDIT_DOSSIERS
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

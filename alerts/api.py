@@ -5,6 +5,8 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from org.access import Action
+
 from . import services
 from .models import Alert, FollowUp
 
@@ -59,6 +61,7 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     serializer_class = AlertSerializer
     filterset_class = AlertFilter
+    write_action = Action.HANDLE_ALERTS
 
     def get_queryset(self):
         return (

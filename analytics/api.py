@@ -7,7 +7,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from org.permissions import IsAnalyst
+from org.access import Action
 
 from .models import AccountScore, AnalyticsRun, PotentialModelFit, StoreScore
 from . import services
@@ -149,7 +149,7 @@ class AnalyticsRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixi
 
     queryset = AnalyticsRun.objects.none()
     serializer_class = AnalyticsRunSerializer
-    permission_classes = [IsAnalyst]
+    read_action = write_action = Action.RUN_ANALYTICS
 
     def get_queryset(self):
         return AnalyticsRun.objects.visible_to(self.request.user).select_related("requested_by")

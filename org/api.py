@@ -4,10 +4,9 @@ from django.db.models import Prefetch
 from django_filters import rest_framework as filters
 from rest_framework import serializers, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.permissions import IsAdminUser
 from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 
-from org.permissions import ReadAnyWriteByRole
+from .access import Action
 
 from .models import Region, Role, Team, User
 
@@ -78,7 +77,7 @@ class UserViewSet(viewsets.ModelViewSet):
     """People, synced by HR or identity systems. Admins only."""
 
     serializer_class = UserSerializer
-    permission_classes = [IsAdminUser]
+    read_action = write_action = Action.MANAGE_PEOPLE
     lookup_field = "username"
     lookup_value_regex = r"[\w.@+-]+"
     filterset_class = UserFilter
@@ -109,8 +108,7 @@ class RegionFilter(filters.FilterSet):
 
 class RegionViewSet(viewsets.ModelViewSet):
     serializer_class = RegionSerializer
-    permission_classes = [ReadAnyWriteByRole]
-    write_roles = ()
+    write_action = Action.EDIT_REFERENCE
     lookup_field = "code"
     filterset_class = RegionFilter
 
@@ -140,8 +138,7 @@ class TeamViewSet(viewsets.ModelViewSet):
     """Hunters (attack stores) and farmers (defend stores); members are set on `users` (`team`). Analysts write."""
 
     serializer_class = TeamSerializer
-    permission_classes = [ReadAnyWriteByRole]
-    write_roles = ()
+    write_action = Action.EDIT_REFERENCE
     lookup_field = "name"
     lookup_value_regex = r"[^/]+"
     filterset_class = TeamFilter

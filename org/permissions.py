@@ -1,23 +1,37 @@
+"""The one way an API view declares who may call it (SPEC §7), on top of org.access."""
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from .access import can
 
-class ReadAnyWriteByRole(BasePermission):
-    """Any signed-in user reads (their scope); writes need a role in `view.write_roles`.
 
-    Analysts and admins may always write. Object scope is enforced by each view's queryset.
+class ActionPermission(BasePermission):
+    """Signed-in users only; reads need `view.read_action`, writes `view.write_action` (org.access.Action).
+
+    A view without `read_action` lets every signed-in user read, within the rows its `visible_to()`
+    queryset gives them; a view without `write_action` is read-only. A write to one object is checked
+    after the object is looked up in that queryset, so an object outside the caller's scope is a 404
+    and a write the role may not do on an object it sees is a 403 (SPEC §7).
     """
 
     def has_permission(self, request, view):
-        user = request.user
-        if not user.is_authenticated:
+        if not request.user.is_authenticated:
             return False
-        if request.method in SAFE_METHODS or user.sees_everything:
+        if request.method in SAFE_METHODS:
+            return _allowed(request.user, getattr(view, "read_action", None), default=True)
+        if _is_detail(view):
+            return getattr(view, "write_action", None) is not None  # the object decides, below
+        return _allowed(request.user, getattr(view, "write_action", None), default=False)
+
+    def has_object_permission(self, request, view, obj):
+        if request.method in SAFE_METHODS:
             return True
-        return user.role in getattr(view, "write_roles", ())
+        return _allowed(request.user, getattr(view, "write_action", None), default=False)
 
 
-class IsAnalyst(BasePermission):
-    """Analysts and admins."""
+def _allowed(user, action, *, default: bool) -> bool:
+    return default if action is None else can(user, action)
 
-    def has_permission(self, request, view):
-        return request.user.is_authenticated and request.user.sees_everything
+
+def _is_detail(view) -> bool:
+    kwarg = getattr(view, "lookup_url_kwarg", None) or getattr(view, "lookup_field", None)
+    return kwarg is not None and kwarg in getattr(view, "kwargs", {})

@@ -10,7 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 
-from org.permissions import ReadAnyWriteByRole
+from org.access import Action
 
 from . import services
 from .forms import MonthField
@@ -69,8 +69,7 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upd
     """
 
     serializer_class = TargetSerializer
-    permission_classes = [ReadAnyWriteByRole]
-    write_roles = (Role.SUPERVISOR,)
+    write_action = Action.EDIT_PLANNING
     filterset_class = TargetFilter
     http_method_names = ["get", "patch", "head", "options"]
 
@@ -147,8 +146,7 @@ class VisitPlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
     """Which weekdays (0 = Monday ... 6 = Sunday) each store is visited (SPEC §6); supervisors and analysts edit."""
 
     serializer_class = VisitPlanSerializer
-    permission_classes = [ReadAnyWriteByRole]
-    write_roles = (Role.SUPERVISOR,)
+    write_action = Action.EDIT_PLANNING
     filterset_class = VisitPlanFilter
     http_method_names = ["get", "patch", "head", "options"]
 
@@ -268,16 +266,12 @@ class AccountPlanViewSet(viewsets.ModelViewSet):
     each nested list it sends. Readers: whoever reads the account's dossier; writers: its KA manager and analysts."""
 
     serializer_class = AccountPlanSerializer
-    permission_classes = [ReadAnyWriteByRole]
-    write_roles = (Role.KA_MANAGER,)
+    write_action = Action.EDIT_DOSSIERS
     filterset_class = AccountPlanFilter
 
     def get_queryset(self):
-        plans = AccountPlan.objects.visible_to(self.request.user)
-        if self.request.method not in ("GET", "HEAD", "OPTIONS"):
-            plans = plans.editable_by(self.request.user)
         return (
-            plans.select_related("account", "updated_by")
+            AccountPlan.objects.visible_to(self.request.user).select_related("account", "updated_by")
             .prefetch_related("objectives", "actions__owner", "reviews", "forecast").order_by("account__code", "-year")
         )
 

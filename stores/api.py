@@ -9,7 +9,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from accounts.models import KeyAccount
-from org.permissions import ReadAnyWriteByRole
+from org.access import Action
 from org.models import Region, Role, User
 
 from . import services
@@ -54,8 +54,7 @@ class StoreFilter(filters.FilterSet):
 
 class StoreViewSet(viewsets.ModelViewSet):
     serializer_class = StoreSerializer
-    permission_classes = [ReadAnyWriteByRole]
-    write_roles = ()
+    write_action = Action.EDIT_REFERENCE
     lookup_field = "code"
     filterset_class = StoreFilter
 
@@ -144,8 +143,7 @@ class StoreVisitViewSet(viewsets.ModelViewSet):
     """Store visits. Reps log their own stores, supervisors their regions'; KA managers read."""
 
     serializer_class = StoreVisitSerializer
-    permission_classes = [ReadAnyWriteByRole]
-    write_roles = (Role.SALES_MANAGER, Role.SUPERVISOR)
+    write_action = Action.LOG_VISITS
     filterset_class = StoreVisitFilter
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
@@ -264,8 +262,7 @@ class MarketShareFilter(filters.FilterSet):
 
 class MarketShareViewSet(viewsets.ModelViewSet):
     serializer_class = MarketShareSerializer
-    permission_classes = [ReadAnyWriteByRole]
-    write_roles = ()
+    write_action = Action.EDIT_REFERENCE
     filterset_class = MarketShareFilter
 
     def get_queryset(self):

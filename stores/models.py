@@ -1,10 +1,8 @@
-from datetime import timedelta
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q, Sum
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -85,13 +83,16 @@ class Store(models.Model):
     def __str__(self):
         return f"{self.code} {self.name}"
 
-    def share_since(self, day, days: int = 28):
-        """Own / total over the valid days in (day - days, day], with the number of such days."""
-        totals = self.visits.valid().filter(date__gt=day - timedelta(days=days), date__lte=day).aggregate(
-            own=Sum("own_sales"), total=Sum("total_sales"), days=models.Count("id")
-        )
-        share = totals["own"] / totals["total"] if totals["total"] else None
-        return share, totals["days"]
+
+def valid_visit_q(prefix: str = "") -> Q:
+    """SPEC §3.1's valid day as a Q on the visit reached through `prefix`: the one valid-visit rule.
+
+    Raw SQL states it as `VALID_VISIT_SQL`; keep the two together.
+    """
+    return Q(**{f"{prefix}total_sales__gt": 0}) & (Q(**{f"{prefix}suspect": False}) | Q(**{f"{prefix}suspect_confirmed": True}))
+
+
+VALID_VISIT_SQL = "total_sales > 0 AND (NOT suspect OR suspect_confirmed)"
 
 
 class StoreVisitQuerySet(models.QuerySet):
@@ -99,8 +100,8 @@ class StoreVisitQuerySet(models.QuerySet):
         return access.visible(self, user, access.Scope.STORES, "store__")
 
     def valid(self):
-        """Visits that count in the analytics: sales recorded and not an unconfirmed suspect."""
-        return self.filter(total_sales__gt=0).exclude(suspect=True, suspect_confirmed=False)
+        """Visits that count in the analytics (SPEC §3.1): sales recorded and not an unconfirmed suspect."""
+        return self.filter(valid_visit_q())
 
 
 class StoreVisit(models.Model):
@@ -174,12 +175,6 @@ class MarketShareQuerySet(models.QuerySet):
 
     def valid_on(self, day):
         return self.filter(period_start__lte=day, period_end__gte=day)
-
-    def for_store(self, store, day):
-        """The §3.5 market share of a store on `day`: region row, else country row (latest start wins)."""
-        rows = self.valid_on(day).filter(Q(region=store.region_id) | Q(region__isnull=True, country=store.region.country))
-        best = sorted(rows, key=lambda r: (r.region_id is not None, r.period_start), reverse=True)
-        return best[0] if best else None
 
 
 class MarketShare(models.Model):
