@@ -1,7 +1,4 @@
 from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from .models import (
     AccountPlan, BusinessReview, ForecastMonth, PlanAction, PlanObjective, Target, VisitPlan,
@@ -19,7 +16,7 @@ class TargetAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change and "target_own" in form.changed_data:
-            obj.edited_by, obj.edited_at = request.user, timezone.now()
+            obj.mark_edited(request.user)
         super().save_model(request, obj, form, change)
 
 
@@ -34,7 +31,7 @@ class VisitPlanAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change and "weekdays" in form.changed_data:
-            obj.edited_by, obj.edited_at = request.user, timezone.now()
+            obj.mark_edited(request.user)
         super().save_model(request, obj, form, change)
 
 

@@ -1,20 +1,17 @@
-from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 
 from org.access import Action
 
 from . import services
 from .forms import MonthField
-from org.models import Region, Role, Team, User
+from org.models import User
 
 from .models import AccountPlan, BusinessReview, ForecastMonth, PlanAction, PlanObjective, Target, VisitPlan
 

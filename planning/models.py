@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import KeyAccount
@@ -9,6 +10,29 @@ from org import access
 
 def first_of_month(day):
     return day.replace(day=1)
+
+
+class HandEdited(models.Model):
+    """A generated row that a person may set by hand; regeneration keeps hand-set values."""
+
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("edited by"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )
+    edited_at = models.DateTimeField(_("edited at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def edited(self) -> bool:
+        return self.edited_at is not None
+
+    def mark_edited(self, user) -> list[str]:
+        """Record who set the row by hand and when; returns the fields to save."""
+        self.edited_by, self.edited_at = user, timezone.now()
+        return ["edited_by", "edited_at", "updated_at"]
 
 
 class TargetQuerySet(models.QuerySet):
@@ -20,7 +44,7 @@ class TargetQuerySet(models.QuerySet):
         return self.filter(month=first_of_month(month))
 
 
-class Target(models.Model):
+class Target(HandEdited):
     """A store's target of own sales (units) for one month, generated from the latest score (SPEC §6)."""
 
     store = models.ForeignKey("stores.Store", verbose_name=_("store"), on_delete=models.CASCADE, related_name="targets")
@@ -32,16 +56,10 @@ class Target(models.Model):
     market_share = models.FloatField(_("market share"), null=True)
     generated_own = models.FloatField(_("generated target (units)"))
     target_own = models.FloatField(_("target (units)"))
-    edited_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("edited by"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="+",
-    )
-    edited_at = models.DateTimeField(_("edited at"), null=True, blank=True)
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     objects = TargetQuerySet.as_manager()
 
-    class Meta:
+    class Meta(HandEdited.Meta):
         ordering = ["month", "store_id"]
         verbose_name = _("target")
         verbose_name_plural = _("targets")
@@ -53,10 +71,6 @@ class Target(models.Model):
 
     def __str__(self):
         return f"{self.store_id} {self.month:%Y-%m}: {self.target_own:.0f}"
-
-    @property
-    def edited(self) -> bool:
-        return self.edited_at is not None
 
 
 class VisitPlanQuerySet(models.QuerySet):
@@ -71,7 +85,7 @@ class VisitPlanQuerySet(models.QuerySet):
         return self.filter(store__active=True, store__rep=models.F("rep"))
 
 
-class VisitPlan(models.Model):
+class VisitPlan(HandEdited):
     """Which weekdays (0 = Monday ... 6 = Sunday) a rep visits a store; defaulted from the zone (SPEC §6)."""
 
     store = models.OneToOneField(
@@ -83,26 +97,16 @@ class VisitPlan(models.Model):
     )
     weekdays = models.JSONField(_("weekdays"), default=list, blank=True, help_text=_("0 = Monday ... 6 = Sunday"))
     zone = models.CharField(_("zone"), max_length=12, blank=True, help_text=_("The zone the default came from."))
-    edited_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("edited by"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="+",
-    )
-    edited_at = models.DateTimeField(_("edited at"), null=True, blank=True)
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     objects = VisitPlanQuerySet.as_manager()
 
-    class Meta:
+    class Meta(HandEdited.Meta):
         ordering = ["rep_id", "store_id"]
         verbose_name = _("visit plan")
         verbose_name_plural = _("visit plans")
 
     def __str__(self):
         return f"{self.store_id} {self.weekdays}"
-
-    @property
-    def edited(self) -> bool:
-        return self.edited_at is not None
 
 
 class AccountPlanQuerySet(models.QuerySet):

@@ -1,7 +1,7 @@
 from datetime import date, datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Avg, Count, ExpressionWrapper, F, FloatField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Avg, Count, ExpressionWrapper, FloatField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
 from django.utils import timezone
 
@@ -72,9 +72,7 @@ def generate_targets(*, month: date, as_of: date | None = None) -> dict:
 def edit_target(*, target: Target, target_own: float, user) -> Target:
     """Set a target by hand; regeneration will not overwrite it."""
     target.target_own = target_own
-    target.edited_by = user
-    target.edited_at = timezone.now()
-    target.save(update_fields=["target_own", "edited_by", "edited_at", "updated_at"])
+    target.save(update_fields=["target_own", *target.mark_edited(user)])
     return target
 
 
@@ -185,9 +183,7 @@ def generate_visit_plans(*, as_of: date | None = None) -> dict:
 def edit_visit_plan(*, plan: VisitPlan, weekdays: list[int], user) -> VisitPlan:
     """Set a plan's weekdays by hand; regeneration will not overwrite them."""
     plan.weekdays = sorted(set(weekdays))
-    plan.edited_by = user
-    plan.edited_at = timezone.now()
-    plan.save(update_fields=["weekdays", "edited_by", "edited_at", "updated_at"])
+    plan.save(update_fields=["weekdays", *plan.mark_edited(user)])
     return plan
 
 
