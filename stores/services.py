@@ -1,7 +1,11 @@
+"""Writes of store visits, shared by the API and the pages.
+
+Validation errors are Django ValidationErrors keyed by field; the API turns them into 400s.
+"""
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from rest_framework.exceptions import ValidationError
 
 from .models import StoreVisit
 from .signals import visits_saved
