@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "analytics",
     "alerts",
     "planning",
+    "demo",  # the demo world of `manage.py seed_demo`; no production app imports it
 ]
 
 MIDDLEWARE = [

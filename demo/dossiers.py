@@ -2,7 +2,7 @@
 relationship history with tenders won and lost, and the competitors met in each account.
 
 Dates are relative to the seeding day, so birthdays and overdue contacts always show up on the
-dossier. `stores.demo.seed_demo_world` calls `save_dossiers`.
+dossier. `demo.world.seed_demo_world` calls `save_dossiers`.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.db.models import F
 from django.utils import timezone
 
-from .models import (
+from accounts.models import (
     Attitude,
     BuyingRole,
     Competitor,
@@ -21,6 +21,9 @@ from .models import (
     KeyAccount,
     RelationshipEvent,
 )
+from accounts.services import save_decision_maker
+from stores.models import StoreVisit
+from stores.services import correct_visit
 
 DM, BEN, PUR, INT, GATE = (BuyingRole.DECISION_MAKER, BuyingRole.BENEFICIARY, BuyingRole.PURCHASER,
                            BuyingRole.INTERMEDIARY, BuyingRole.GATEKEEPER)
@@ -420,11 +423,6 @@ def _audit_as_entered(accounts, people, events, presences, *, today) -> None:
 
 
 def _edit(people, users) -> None:
-    from stores.models import StoreVisit
-    from stores.services import correct_visit
-
-    from .services import save_decision_maker
-
     for code, username, key, changes in EDITS:
         person = people.get((code, key))
         if person is not None and username in users:

@@ -8,12 +8,12 @@ import numpy as np
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
-from accounts.demo import save_dossiers
 from accounts.models import KeyAccount
-from planning.demo import save_planning
 from org.models import Region, Role, Team, User
+from stores.models import MarketShare, Store, StoreVisit
 
-from .models import MarketShare, Store, StoreVisit
+from .dossiers import save_dossiers
+from .planning import save_planning
 
 DEMO_PASSWORD = "demo"
 SHARE_SOURCE = "Demo retail panel"

@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from stores import demo
+from demo.world import DEMO_PASSWORD, MIN_DAYS, MIN_STORES, REGION_ONE, demo_data_present, seed_demo_world
 from stores.models import Store
 
 
@@ -22,8 +22,8 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--stores", type=int, default=300, help="Number of stores (at least %d; default 300)." % demo.MIN_STORES)
-        parser.add_argument("--days", type=int, default=400, help="Days of visits ending today (at least %d; default 400)." % demo.MIN_DAYS)
+        parser.add_argument("--stores", type=int, default=300, help="Number of stores (at least %d; default 300)." % MIN_STORES)
+        parser.add_argument("--days", type=int, default=400, help="Days of visits ending today (at least %d; default 400)." % MIN_DAYS)
         parser.add_argument("--seed", type=int, default=42, help="Random seed; the same seed on the same day gives the same world.")
         parser.add_argument("--force", action="store_true", help="Run even with DEBUG off (a throwaway database only).")
         parser.add_argument("--reset", action="store_true", help="Delete an existing demo world first and build it again.")
@@ -39,16 +39,16 @@ class Command(BaseCommand):
                 "DEBUG is off: seed_demo creates logins with the public password 'demo'. "
                 "Pass --force if this really is a throwaway database."
             )
-        if stores < demo.MIN_STORES:
-            raise CommandError(f"--stores must be at least {demo.MIN_STORES}.")
-        if days < demo.MIN_DAYS:
-            raise CommandError(f"--days must be at least {demo.MIN_DAYS}.")
-        present = demo.demo_data_present()
+        if stores < MIN_STORES:
+            raise CommandError(f"--stores must be at least {MIN_STORES}.")
+        if days < MIN_DAYS:
+            raise CommandError(f"--days must be at least {MIN_DAYS}.")
+        present = demo_data_present()
         if present and not reset:
             raise CommandError(f"Demo data already present ({'; '.join(present)}); use --reset to delete and rebuild it.")
 
         started = time.monotonic()
-        world = demo.seed_demo_world(stores=stores, days=days, seed=seed, today=timezone.localdate(), reset=reset)
+        world = seed_demo_world(stores=stores, days=days, seed=seed, today=timezone.localdate(), reset=reset)
         self.stdout.write(
             f"Demo world: {world.regions} regions, {sum(map(len, world.accounts.values()))} accounts, "
             f"{world.stores} stores, {world.visits} visits from {world.first_day} to {world.last_day}, "
@@ -78,12 +78,12 @@ class Command(BaseCommand):
             ("admin", "analyst + superuser", "", "Django admin, sees everything"),
             ("analyst", "analyst", "", "market shares, model, recomputes"),
             ("ka1", "ka_manager", "", f"owns {owners['ka1']}"),
-            ("sup1", "supervisor", demo.REGION_ONE, f"heads {demo.REGION_ONE}"),
-            ("rep1", "sales_manager", demo.REGION_ONE, f"{world.stores_by_rep.get('rep1', 0)} stores"),
-            ("rep2", "sales_manager", demo.REGION_ONE, f"{world.stores_by_rep.get('rep2', 0)} stores"),
+            ("sup1", "supervisor", REGION_ONE, f"heads {REGION_ONE}"),
+            ("rep1", "sales_manager", REGION_ONE, f"{world.stores_by_rep.get('rep1', 0)} stores"),
+            ("rep2", "sales_manager", REGION_ONE, f"{world.stores_by_rep.get('rep2', 0)} stores"),
         ]
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
-        self.stdout.write(f'\nDemo logins (password "{demo.DEMO_PASSWORD}"):')
+        self.stdout.write(f'\nDemo logins (password "{DEMO_PASSWORD}"):')
         for row in rows:
             self.stdout.write("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3])
         self.stdout.write(f"  Also ka2 (owns {owners['ka2']}), sup2-sup4 and rep3-rep8, same password.")

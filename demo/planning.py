@@ -1,8 +1,8 @@
-"""The planning part of the demo world (called by stores.demo.seed_demo_world)."""
+"""The planning part of the demo world (called by demo.world.seed_demo_world)."""
 import datetime as dt
 
-from . import computations, services
-from .models import AccountPlan, BusinessReview, PlanAction, PlanObjective
+from planning import computations, services
+from planning.models import AccountPlan, BusinessReview, PlanAction, PlanObjective
 
 DEMO_ACCOUNT = "valmore"  # ka1's largest chain gets a worked-out account plan
 
