@@ -13,8 +13,9 @@ Inputs
   `account_id`, `format` ('hypermarket'|'large'|'medium'|'small'|None), `floor_area_m2`,
   `checkouts`, `shelves` (float, NaN = missing), `open_24h` (bool|None), `closed_weekdays`
   (list of ints, 0 = Monday), `previous_zone` (zone of the latest earlier run or None).
-- `market_shares`: `country`, `region_id` (None = whole country), `period_start`,
-  `period_end` (inclusive), `share`.
+- `market_shares`: the MarketShare rows, columns `stores.rules.MARKET_SHARE_COLUMNS` (`id`,
+  `country`, `region_id` (None = whole country), `period_start`, `period_end` (inclusive),
+  `share`); which row applies is `stores.rules.shares_on` (SPEC §3.5).
 - `accounts`: `account_id` (index or column), `kind`, `previous_zone`.
 
 Outputs
@@ -57,6 +58,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+
+from stores.rules import market_share, shares_on
 
 FORMATS = ("hypermarket", "large", "medium", "small")
 NUMERIC_DRIVERS = ("floor_area_m2", "checkouts", "shelves")
@@ -489,35 +492,12 @@ def panel_share(stores: pd.DataFrame) -> float:
     return float(stores.loc[known, "own_annual"].sum() / total) if total > 0 else float("nan")
 
 
-def _current_shares(market_shares: pd.DataFrame, as_of) -> tuple[pd.Series, pd.Series]:
-    """(region_id -> share, country -> share) of the rows whose period contains as_of."""
-    if market_shares is None or len(market_shares) == 0:
-        return pd.Series(dtype=float), pd.Series(dtype=float)
-    as_of = _timestamp(as_of)
-    ms = market_shares.assign(
-        period_start=pd.to_datetime(market_shares["period_start"]),
-        period_end=pd.to_datetime(market_shares["period_end"]),
-    )
-    # Latest start wins; on equal starts the later end, then the later row (stable sort).
-    ms = ms[(ms["period_start"] <= as_of) & (ms["period_end"] >= as_of)]
-    ms = ms.sort_values(["period_start", "period_end"], kind="stable")
-    regional = ms["region_id"].notna()
-    region = ms[regional].drop_duplicates("region_id", keep="last")
-    country = ms[~regional].drop_duplicates("country", keep="last")
-    return (
-        pd.Series(region["share"].to_numpy(float), index=region["region_id"].astype("int64").to_numpy()),
-        pd.Series(country["share"].to_numpy(float), index=country["country"].to_numpy()),
-    )
-
-
 def add_market_share(stores: pd.DataFrame, market_shares: pd.DataFrame, as_of) -> pd.DataFrame:
-    """Add `market_share` and `market_share_source` ('region'|'country'|'panel')."""
+    """Add `market_share` and `market_share_source` ('region'|'country'|'panel'), SPEC §3.5."""
     stores = _indexed(stores, "store_id")
-    by_region, by_country = _current_shares(market_shares, as_of)
-    region_share = stores["region_id"].map(by_region).astype(float)
-    country_share = stores["country"].map(by_country).astype(float)
-    share = region_share.fillna(country_share).fillna(panel_share(stores))
-    source = np.select([region_share.notna(), country_share.notna()], ["region", "country"], "panel")
+    share, source = market_share(
+        stores["region_id"], stores["country"], shares_on(market_shares, as_of), panel_share(stores)
+    )
     return stores.assign(market_share=share, market_share_source=_text(source, stores.index))
 
 
@@ -773,10 +753,12 @@ def score_accounts(store_scores, stores, accounts, market_shares, params: Params
     result["coverage"] = result["known_stores"] / result["active_stores"].where(result["active_stores"] > 0)
     result = add_wallet_share(result)
 
-    by_country = _current_shares(market_shares, as_of)[1]
-    country_share = result["country"].map(by_country).astype(float)
-    result["market_share"] = country_share.fillna(panel_share(scores))
-    result["market_share_source"] = _text(np.where(country_share.notna(), "country", "panel"), result.index)
+    # An account takes its main country's row: region rows never apply to accounts.
+    by_country = shares_on(market_shares, as_of)[1]
+    no_region = pd.Series(np.nan, index=result.index)
+    share, source = market_share(no_region, result["country"], ({}, by_country), panel_share(scores))
+    result["market_share"] = share
+    result["market_share_source"] = _text(source, result.index)
     result = add_zones(result, params)
     # An account without a store of known potential has no O; like v <= 0 it is class C.
     result["abc"] = abc(result["own_annual"], params)["cls"].fillna("C")

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts.models import KeyAccount
 from stores.models import MarketShare, Store, StoreVisit
+from stores.rules import MARKET_SHARE_COLUMNS
 
 from . import computations
 from .models import AccountScore, AnalyticsRun, AnalyticsSettings, PotentialModelFit, StoreScore
@@ -221,8 +222,8 @@ def load_stores(as_of: date) -> pd.DataFrame:
 
 
 def load_market_shares() -> pd.DataFrame:
-    rows = list(MarketShare.objects.values("country", "region_id", "period_start", "period_end", "share"))
-    return pd.DataFrame.from_records(rows, columns=["country", "region_id", "period_start", "period_end", "share"])
+    rows = list(MarketShare.objects.values_list(*MARKET_SHARE_COLUMNS))
+    return pd.DataFrame.from_records(rows, columns=MARKET_SHARE_COLUMNS)
 
 
 def load_accounts(as_of: date) -> pd.DataFrame:

@@ -24,6 +24,7 @@ from analytics.computations import (
     score_stores,
     screen_suspects,
 )
+from stores.rules import MARKET_SHARE_COLUMNS
 
 P = Params()
 AS_OF = pd.Timestamp("2024-06-30")  # a Sunday
@@ -418,14 +419,14 @@ def test_market_share_prefers_region_then_country_then_panel_and_the_latest_star
     )
     shares = pd.DataFrame(
         [
-            ("CN", 1, "2024-01-01", "2024-12-31", 0.30),
-            ("CN", 1, "2024-06-01", "2024-12-31", 0.35),  # latest start wins
-            ("CN", 1, "2023-01-01", "2023-12-31", 0.90),  # expired
-            ("CN", 2, "2025-01-01", "2025-12-31", 0.80),  # not started
-            ("CN", None, "2024-01-01", "2024-12-31", 0.20),
-            ("ES", None, "2023-01-01", "2024-12-30", 0.70),  # ended the day before
+            (1, "CN", 1, "2024-01-01", "2024-12-31", 0.30),
+            (2, "CN", 1, "2024-06-01", "2024-12-31", 0.35),  # latest start wins
+            (3, "CN", 1, "2023-01-01", "2023-12-31", 0.90),  # expired
+            (4, "CN", 2, "2025-01-01", "2025-12-31", 0.80),  # not started
+            (5, "CN", None, "2024-01-01", "2024-12-31", 0.20),
+            (6, "ES", None, "2023-01-01", "2024-12-30", 0.70),  # ended the day before
         ],
-        columns=["country", "region_id", "period_start", "period_end", "share"],
+        columns=MARKET_SHARE_COLUMNS,
     )
 
     result = add_market_share(table, shares, as_of.date())
@@ -446,6 +447,25 @@ def test_without_market_share_rows_every_store_takes_the_panel_share():
     result = add_market_share(table, empty, AS_OF)
 
     assert result[["market_share", "market_share_source"]].values.tolist() == [[0.25, "panel"]]
+
+
+def test_market_share_rows_with_equal_start_and_end_resolve_to_the_most_recently_created():
+    table = stores([1, 2], region_id=[1, 2], country=["CN", "CN"], potential=[1000.0, 1000.0], own_annual=[0.0, 0.0])
+    shares = pd.DataFrame(
+        [
+            (7, "CN", 1, "2024-01-01", "2024-12-31", 0.40),  # created last: wins although listed first
+            (3, "CN", 1, "2024-01-01", "2024-12-31", 0.10),
+            (5, "CN", 1, "2024-01-01", "2024-12-31", 0.20),
+            (2, "CN", 2, "2024-03-01", "2024-09-30", 0.50),
+            (1, "CN", 2, "2024-03-01", "2024-12-31", 0.60),  # same start, later end: wins over the higher id
+        ],
+        columns=MARKET_SHARE_COLUMNS,
+    )
+
+    result = add_market_share(table, shares, AS_OF)
+
+    assert result["market_share"].tolist() == [0.40, 0.60]
+    assert result["market_share_source"].tolist() == ["region", "region"]
 
 
 def test_panel_share_is_nan_when_no_potential_is_known():
@@ -744,8 +764,8 @@ def account_world():
         "previous_zone": [None, "attack", None, None, None, None],
     })
     shares = pd.DataFrame(
-        [("CN", None, "2024-01-01", "2024-12-31", 0.32), ("CN", 1, "2024-01-01", "2024-12-31", 0.90)],
-        columns=["country", "region_id", "period_start", "period_end", "share"],
+        [(1, "CN", None, "2024-01-01", "2024-12-31", 0.32), (2, "CN", 1, "2024-01-01", "2024-12-31", 0.90)],
+        columns=MARKET_SHARE_COLUMNS,
     )
     return scores, table.reset_index(), accounts, shares
 
