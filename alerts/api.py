@@ -7,7 +7,7 @@ from rest_framework.response import Response
 
 from org.access import Action
 
-from . import services
+from . import lifecycle
 from .models import Alert, FollowUp
 
 
@@ -75,7 +75,7 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["post"])
     def acknowledge(self, request, pk=None):
         """Open -> acknowledged (someone is on it)."""
-        alert = services.acknowledge_alert(alert=self.get_object(), user=request.user)
+        alert = lifecycle.acknowledge_alert(alert=self.get_object(), user=request.user)
         return Response(self.get_serializer(self.get_queryset().get(pk=alert.pk)).data)
 
     @extend_schema(request=FollowUpSerializer, responses={201: AlertSerializer})
@@ -85,13 +85,13 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         alert = self.get_object()
         check = FollowUpSerializer(data=request.data)
         check.is_valid(raise_exception=True)
-        services.record_follow_up(alert=alert, user=request.user, **check.validated_data)
+        lifecycle.record_follow_up(alert=alert, user=request.user, **check.validated_data)
         return Response(self.get_serializer(self.get_queryset().get(pk=alert.pk)).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=AlertSerializer)
     @action(detail=True, methods=["post"])
     def resolve(self, request, pk=None):
         """Acknowledged -> resolved; refused (400) before a follow-up check is recorded."""
-        alert = services.resolve_alert(alert=self.get_object(), user=request.user)
+        alert = lifecycle.resolve_alert(alert=self.get_object(), user=request.user)
         return Response(self.get_serializer(self.get_queryset().get(pk=alert.pk)).data)
 

@@ -1,6 +1,6 @@
 """The fair-share index of SPEC §5: pure pandas, no Django, no clock.
 
-Contract (`services.py` loads the inputs with aggregated queries and applies the decisions):
+Contract (`readings.py` loads the inputs with aggregated queries, `evaluation.py` applies the decisions):
 
 - `sums`: one row per store (index `store_id`) with `region_id`, `country` and the sums over the
   store's valid days of the two windows of a reading at `t`: `own_now`, `total_now`, `days_now` over

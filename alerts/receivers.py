@@ -5,7 +5,7 @@ from django.dispatch import receiver
 from stores.models import StoreVisit
 from stores.signals import visits_saved
 
-from . import services
+from . import publish
 
 
 @receiver(post_save, sender=StoreVisit, dispatch_uid="alerts-visit-saved")
@@ -14,10 +14,10 @@ def visit_saved(sender, instance, raw=False, **kwargs):
     # (No post_delete receiver: it would stop Django's fast cascade delete of a store's visits; the
     # nightly run re-evaluates a store whose visit was deleted.)
     if not raw:
-        services.request_evaluation(store_ids=[instance.store_id])
+        publish.request_evaluation(store_ids=[instance.store_id])
 
 
 @receiver(visits_saved, dispatch_uid="alerts-visits-saved")
 def visits_written(sender, store_ids, **kwargs):
     # Writes that bypass save(): the bulk upsert, suspect confirmations.
-    services.request_evaluation(store_ids=store_ids)
+    publish.request_evaluation(store_ids=store_ids)

@@ -15,7 +15,7 @@ from rest_framework.exceptions import ValidationError
 from analytics.models import AnalyticsSettings
 from org.models import Region, Role
 
-from . import services
+from . import lifecycle, readings
 from .forms import STATUS_TABS, AlertFilterForm, FollowUpForm
 from .models import Alert, FollowUp, Notification
 
@@ -69,7 +69,7 @@ def alert_inbox(request):
 
 def _detail_context(request, alert, form=None):
     params = AnalyticsSettings.current()
-    trend = services.alert_trend(alert=alert, end=timezone.localdate())
+    trend = readings.alert_trend(alert=alert, end=timezone.localdate())
     threshold = params.alert_open_fsi / 100
 
     def clean(values, scale=1.0):
@@ -92,7 +92,7 @@ def _detail_context(request, alert, form=None):
         "alert": alert, "store": alert.store, "follow_ups": list(alert.follow_ups.all()),
         "form": form or (FollowUpForm(alert=alert) if may_act else None), "may_act": may_act,
         "chart": chart, "plotted": any(v is not None for v in chart["cs"]),
-        "trend_days": services.TREND_DAYS, **_thresholds(params),
+        "trend_days": readings.TREND_DAYS, **_thresholds(params),
     }
 
 
@@ -106,7 +106,7 @@ def _get_alert(request, pk):
 @login_required
 def alert_detail(request, pk):
     alert = _get_alert(request, pk)
-    services.mark_read(user=request.user, alert=alert)
+    lifecycle.mark_read(user=request.user, alert=alert)
     return render(request, "alerts/detail.html", _detail_context(request, alert))
 
 
@@ -115,7 +115,7 @@ def alert_detail(request, pk):
 def alert_acknowledge(request, pk):
     alert = _get_alert(request, pk)
     try:
-        services.acknowledge_alert(alert=alert, user=request.user)
+        lifecycle.acknowledge_alert(alert=alert, user=request.user)
     except ValidationError as exc:
         _service_error(request, exc)
     else:
@@ -130,7 +130,7 @@ def alert_follow_up(request, pk):
     form = FollowUpForm(request.POST, alert=alert)
     if form.is_valid():
         try:
-            services.record_follow_up(alert=alert, user=request.user, **form.cleaned_data)
+            lifecycle.record_follow_up(alert=alert, user=request.user, **form.cleaned_data)
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:
@@ -145,7 +145,7 @@ def alert_follow_up(request, pk):
 def alert_resolve(request, pk):
     alert = _get_alert(request, pk)
     try:
-        services.resolve_alert(alert=alert, user=request.user)
+        lifecycle.resolve_alert(alert=alert, user=request.user)
     except ValidationError as exc:
         _service_error(request, exc)
     else:
@@ -158,7 +158,7 @@ def notification_list(request):
     user = request.user
     _alerts_for(user)
     if request.method == "POST":
-        count = services.mark_read(user=user)
+        count = lifecycle.mark_read(user=user)
         messages.success(request, ngettext(
             "%(n)s notification marked as read.", "%(n)s notifications marked as read.", count
         ) % {"n": count})

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from alerts import services as alert_services
+from alerts import evaluation as alert_services
 
 from . import services
 

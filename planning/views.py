@@ -14,9 +14,8 @@ from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 
 from accounts.models import KeyAccount
-from stores.forms import VisitForm
+from alerts import cards
 from stores.models import Store
-from stores.views import _card_form, attach_shares, can_log_visits, save_visit, with_figures
 
 from . import computations, services
 from .forms import (
@@ -108,27 +107,19 @@ def today_view(request):
         return redirect("store-list")
     posted = None
     if request.method == "POST":
-        store = get_object_or_404(Store.objects.visible_to(user), code=request.POST.get("store", ""))
-        if not can_log_visits(user, store):
-            raise PermissionDenied
-        form = VisitForm(request.POST, today=today, auto_id=f"id_{store.code}_%s")
-        if save_visit(request, store, form):
+        store, failed = cards.post_card(request, Store.objects.visible_to(user), today)
+        if failed is None:
             return redirect(f"{reverse('today')}#store-{store.code}")
-        messages.error(request, _("The visit for %(store)s was not saved; see the form below.") % {"store": store.name})
-        posted = (store.pk, form)
+        posted = (store.pk, failed)
 
     ids = services.todays_store_ids(rep=user, today=today)
-    stores = attach_shares(list(with_figures(Store.objects.visible_to(user).filter(pk__in=ids), today)), today)
+    stores = cards.attach_shares(list(cards.with_figures(Store.objects.visible_to(user).filter(pk__in=ids), today)), today)
     scores = services.latest_headroom(ids)
     for store in stores:
         store.zone, store.potential, store.own_annual, store.headroom = scores.get(store.pk, ("", None, None, None))
     stores.sort(key=lambda s: (ZONE_ORDER.get(s.zone, 3), -(s.headroom if s.headroom is not None else -1e18), s.code))
-    cards = []
-    for store in stores:
-        form = posted[1] if posted and posted[0] == store.pk else _card_form(store, today)
-        cards.append((store, form if can_log_visits(user, store) else None))
     done = sum(1 for store in stores if store.today_visits)
-    return render(request, "planning/today.html", {"cards": cards, "today": today, "done": done})
+    return render(request, "planning/today.html", {"cards": cards.cards(user, stores, today, posted), "today": today, "done": done})
 
 
 COMPLIANCE_WEEKS = 4

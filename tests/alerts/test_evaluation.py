@@ -8,7 +8,7 @@ from django.core import mail
 from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 
-from alerts import services
+from alerts import evaluation, lifecycle, readings
 from alerts.models import Alert, Notification
 from stores.models import StoreVisit
 from tests.alerts.conftest import day, put
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 def evaluate(n: int):
     """The nightly evaluation of every active store at day n."""
-    return services.evaluate_stores(t=day(n))
+    return evaluation.evaluate_stores(t=day(n))
 
 
 def alerts_of(store):
@@ -66,7 +66,7 @@ def test_an_acknowledged_alert_recovers_too(store, supervisor):
     put(store, 0, 34, own=18)
     put(store, 35, 70, own=25)
     evaluate(34)
-    services.acknowledge_alert(alert=store.alerts.get(), user=supervisor)
+    lifecycle.acknowledge_alert(alert=store.alerts.get(), user=supervisor)
 
     evaluate(57)
 
@@ -129,8 +129,8 @@ def test_a_follow_up_holds_back_a_new_alert_for_14_days(store, supervisor):
     put(store, 0, 80, own=18)  # FSI 72 throughout
     evaluate(34)
     alert = store.alerts.get()
-    services.record_follow_up(alert=alert, user=supervisor, date=day(40), actions="Moved the display.")
-    services.resolve_alert(alert=alert, user=supervisor)
+    lifecycle.record_follow_up(alert=alert, user=supervisor, date=day(40), actions="Moved the display.")
+    lifecycle.resolve_alert(alert=alert, user=supervisor)
 
     for n in range(35, 54):  # day 40 lies in (t - 14, t] up to t = day 53
         evaluate(n)
@@ -145,8 +145,8 @@ def test_an_evaluation_of_a_day_before_the_follow_up_opens_nothing(store, superv
     put(store, 0, 40, own=18)
     evaluate(34)
     alert = store.alerts.get()
-    services.record_follow_up(alert=alert, user=supervisor, date=day(40))
-    services.resolve_alert(alert=alert, user=supervisor)
+    lifecycle.record_follow_up(alert=alert, user=supervisor, date=day(40))
+    lifecycle.resolve_alert(alert=alert, user=supervisor)
 
     evaluate(34)  # e.g. an old visit corrected: t = day 34, the check was on day 40
     evaluate(36)
@@ -171,10 +171,10 @@ def test_evaluating_twice_changes_nothing(store, supervisor):
 def test_the_nightly_run_twice_changes_nothing(store, supervisor, django_capture_on_commit_callbacks):
     put(store, 0, 40, own=18)
     with django_capture_on_commit_callbacks(execute=True):
-        first = services.evaluate_nightly(as_of=day(40))
+        first = evaluation.evaluate_nightly(as_of=day(40))
     before = list(Alert.objects.values())
     with django_capture_on_commit_callbacks(execute=True):
-        second = services.evaluate_nightly(as_of=day(40))
+        second = evaluation.evaluate_nightly(as_of=day(40))
 
     assert len(first.opened) == 1 and second.opened == []
     assert list(Alert.objects.values()) == before
@@ -214,8 +214,8 @@ def test_the_latest_start_wins_among_rows_of_the_region(store, region):
     evaluate(40)
 
     assert alerts_of(store) == []
-    assert services.store_reading(store=store, t=day(40)).fsi == 90.0
-    assert services.store_reading(store=store, t=day(29)).fsi == 72.0
+    assert readings.store_reading(store=store, t=day(40)).fsi == 90.0
+    assert readings.store_reading(store=store, t=day(29)).fsi == 72.0
 
 
 def test_the_country_row_applies_when_no_region_row_covers_the_day(region):
@@ -246,7 +246,7 @@ def test_without_share_rows_the_panel_of_the_country_applies(region):
         0.24, "panel", 75.0, 75.0,
     )
     assert list(other.alerts.all()) == []
-    assert services.store_reading(store=other, t=day(40)).fsi == 125.0
+    assert readings.store_reading(store=other, t=day(40)).fsi == 125.0
 
 
 def test_the_panel_of_t_minus_7_uses_its_own_window(region):
@@ -259,7 +259,7 @@ def test_the_panel_of_t_minus_7_uses_its_own_window(region):
     evaluate(40)
 
     assert list(mine.alerts.all()) == []
-    assert services.store_reading(store=mine, t=day(40)).fsi == pytest.approx(77.419355)  # 18 / 23.25
+    assert readings.store_reading(store=mine, t=day(40)).fsi == pytest.approx(77.419355)  # 18 / 23.25
 
 
 def test_the_nightly_evaluation_issues_the_same_queries_for_2_and_20_stores(region, share):
@@ -282,7 +282,7 @@ def test_opening_skips_a_store_another_worker_opened_meanwhile(store, region):
     fields = dict(opened_on=day(40), fsi_at_open=70, fsi_week_before=70, latest_on=day(40), fsi_latest=70,
                   store_share=0.175, market_share=0.25, market_share_source="region", valid_days=28)
 
-    inserted = services._insert_alerts([Alert(store=store, **fields), Alert(store=other, **fields)])
+    inserted = evaluation._insert_alerts([Alert(store=store, **fields), Alert(store=other, **fields)])
 
     assert [a.store.code for a in inserted] == ["other"]
     assert sorted(Alert.objects.values_list("store__code", "opened_on")) == [("mine", day(34)), ("other", day(40))]

@@ -3,7 +3,7 @@ import pytest
 from django.core import mail
 from django.test import override_settings
 
-from alerts import services
+from alerts import evaluation
 from alerts.models import Alert, Notification
 from tests.alerts.conftest import day, put
 from tests.factories import SupervisorFactory
@@ -21,7 +21,7 @@ def opened(store, supervisor, region, south, django_capture_on_commit_callbacks)
     )
     put(store, 0, 34, own=18)
     with override_settings(SITE_URL="https://crm.example.com/"), django_capture_on_commit_callbacks(execute=True):
-        services.evaluate_stores(t=day(34))
+        evaluation.evaluate_stores(t=day(34))
     return Alert.objects.get(store=store)
 
 
@@ -56,7 +56,7 @@ def test_nothing_is_sent_when_no_alert_opens(store, supervisor, django_capture_o
     put(store, 0, 34, own=30)
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.evaluate_stores(t=day(34))
+        evaluation.evaluate_stores(t=day(34))
 
     assert (len(mail.outbox), Notification.objects.count()) == (0, 0)
 
@@ -66,7 +66,7 @@ def test_a_mail_server_failure_keeps_the_alert_and_its_notifications(store, supe
 
     with override_settings(EMAIL_BACKEND="tests.alerts.test_notifications.BrokenBackend"), \
             django_capture_on_commit_callbacks(execute=True):
-        services.evaluate_stores(t=day(34))
+        evaluation.evaluate_stores(t=day(34))
 
     assert (Alert.objects.count(), Notification.objects.count(), len(mail.outbox)) == (1, 1, 0)
 
@@ -89,7 +89,7 @@ def test_alerts_opened_by_one_evaluation_reach_each_supervisor_as_one_digest(
     put(worse, 0, 34, own=10)  # FSI 40
     put(south["store"], 0, 34, own=10)
     with django_capture_on_commit_callbacks(execute=True):
-        services.evaluate_stores(t=day(34))
+        evaluation.evaluate_stores(t=day(34))
 
     assert [m.to for m in mail.outbox] == [["sup1@example.com"]]  # sup2's store already has an active alert
     [digest] = mail.outbox

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from alerts import services
+from alerts import readings
 from alerts.models import Alert, FollowUp, Notification
 from stores.models import StoreVisit
 from tests.alerts.conftest import day, make_alert
@@ -107,7 +107,7 @@ def test_the_trend_falls_back_to_the_panel_without_share_rows(my_store, region):
         )
     alert = make_alert(my_store)
 
-    trend = services.alert_trend(alert=alert, end=today)
+    trend = readings.alert_trend(alert=alert, end=today)
 
     assert trend["ms"].iloc[-1] == pytest.approx(0.24) and trend["source"].iloc[-1] == "panel"
     assert trend["fsi"].iloc[-1] == 75.0

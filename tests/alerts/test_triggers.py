@@ -4,7 +4,7 @@ from django.contrib.admin.sites import site
 from django.core import mail
 from django.test import RequestFactory
 
-from alerts import services
+from alerts import evaluation, publish
 from alerts.models import Alert, PendingEvaluation
 from analytics.models import StoreScore
 from stores.models import StoreVisit
@@ -97,7 +97,7 @@ def test_a_confirmed_suspect_asks_for_an_evaluation(rep, store, django_capture_o
     put(store, 27, 33, own=18)  # 27 in both windows: 8 days at t - 7, 7 at t
     put(store, 34, 34, own=18, suspect=True)  # the 8th day at t, once confirmed
     visit = store.visits.get(date=day(34))
-    services.evaluate_stores(t=day(34), store_ids=[store.pk])
+    evaluation.evaluate_stores(t=day(34), store_ids=[store.pk])
     assert Alert.objects.count() == 0
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -132,16 +132,16 @@ def test_when_the_task_cannot_be_published_the_pending_row_waits_for_the_sweep(r
 
 def test_a_pending_row_requested_again_during_an_evaluation_is_kept(store, monkeypatch):
     low_history(store, last=34)
-    services.request_evaluation(store_ids=[store.pk])
+    publish.request_evaluation(store_ids=[store.pk])
     original = PendingEvaluation.objects.get()
-    evaluate = services.evaluate_stores
+    evaluate = evaluation.evaluate_stores
 
     def requested_again(**kwargs):  # another visit is saved while the evaluation runs
         PendingEvaluation.objects.filter(pk=original.pk).update(requested_at=original.requested_at.replace(year=2100))
         return evaluate(**kwargs)
 
-    monkeypatch.setattr(services, "evaluate_stores", requested_again)
-    services.evaluate_pending()
+    monkeypatch.setattr(evaluation, "evaluate_stores", requested_again)
+    evaluation.evaluate_pending()
 
     assert PendingEvaluation.objects.count() == 1
     assert Alert.objects.count() == 1
@@ -151,9 +151,9 @@ def test_the_nightly_run_evaluates_pending_stores_at_their_latest_visit(store, r
     later = StoreFactory(code="later", region=region)
     put(later, 0, 50, own=18)  # its latest visit is day 50
     low_history(store, last=40)
-    services.request_evaluation(store_ids=[later.pk])
+    publish.request_evaluation(store_ids=[later.pk])
 
-    outcome = services.evaluate_nightly(as_of=day(40))
+    outcome = evaluation.evaluate_nightly(as_of=day(40))
 
     assert sorted(Alert.objects.values_list("store__code", "opened_on")) == [("later", day(40)), ("mine", day(40))]
     assert outcome.evaluated == 3  # both stores at day 40, then `later` at day 50 (its alert just holds)
@@ -168,7 +168,7 @@ def test_the_nightly_run_raises_no_alert_when_rescoring_the_past(store):
         false_ka=False, customer_status="never",
     )
 
-    assert services.evaluate_nightly(as_of=day(40)) is None
+    assert evaluation.evaluate_nightly(as_of=day(40)) is None
     assert Alert.objects.count() == 0
 
 

@@ -5,7 +5,7 @@ import os
 import pytest
 from django.utils import timezone
 
-from alerts import services
+from alerts import evaluation
 from alerts.models import Alert
 from stores.models import StoreVisit
 from tests.factories import MarketShareFactory, RegionFactory, RepFactory, StoreFactory, SupervisorFactory
@@ -34,7 +34,7 @@ def alert():
         StoreVisit(store=store, date=today - dt.timedelta(days=n), total_sales=100, own_sales=25 if n > 30 else 15)
         for n in range(90)
     )
-    services.evaluate_stores(t=today)
+    evaluation.evaluate_stores(t=today)
     return Alert.objects.get()
 
 

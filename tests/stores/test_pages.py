@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
+from analytics.models import AnalyticsSettings
 from stores.models import StoreVisit
 from tests.factories import (
     KAManagerFactory,
@@ -164,6 +165,25 @@ def test_the_market_share_falls_back_to_the_country_row(as_user, rep, my_store):
     response = as_user(rep).get(reverse("store-list"))
 
     assert response.context["page"].object_list[0].market_share.share == 0.40
+
+
+def test_the_card_follows_the_alert_window_and_minimum_days_of_the_analytics_settings(as_user, rep, my_store):
+    today = TODAY()
+    for back in (0, 5, 10):
+        StoreVisitFactory(store=my_store, date=today - dt.timedelta(days=back), total_sales=100, own_sales=10)
+    MarketShareFactory(country="CN", region=None, share=0.40)
+    client = as_user(rep)
+
+    def card():
+        store = client.get(reverse("store-list")).context["page"].object_list[0]
+        return store.share_status, (store.own_28, store.total_28, store.days_28), store.window_days
+
+    assert card() == ("thin", (30, 300, 3), 28)  # 3 valid days, 8 needed
+    settings = AnalyticsSettings.objects.create(params={"alert_min_days": 3})
+    assert card() == ("below", (30, 300, 3), 28)
+    settings.params = {"alert_min_days": 3, "alert_window_days": 7}
+    settings.save()
+    assert card() == ("thin", (20, 200, 2), 7)  # the visit 10 days back is outside the 7 days
 
 
 # The quick visit form on "My stores"

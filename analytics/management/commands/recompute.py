@@ -3,7 +3,7 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
-from alerts import services as alert_services
+from alerts import evaluation as alert_services
 from analytics import services
 
 
