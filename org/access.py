@@ -32,7 +32,8 @@ class Action(Enum):
     SEE_REPS = "see_reps"  # the rep list
     HANDLE_ALERTS = "handle_alerts"  # the alert inbox: acknowledge, follow up, resolve
     EDIT_PLANNING = "edit_planning"  # targets and visit plans of stores in scope; compliance
-    EDIT_DOSSIERS = "edit_dossiers"  # create accounts, edit own dossiers and account plans
+    EDIT_DOSSIERS = "edit_dossiers"  # edit own accounts' profiles, dossiers and account plans
+    MANAGE_ACCOUNTS = "manage_accounts"  # create, delete and reassign key accounts
     EDIT_REFERENCE = "edit_reference"  # stores, regions, market shares, teams
     RUN_ANALYTICS = "run_analytics"  # recompute, parameters, the model's run history
     MANAGE_PEOPLE = "manage_people"  # the users API
