@@ -20,15 +20,15 @@ browser:
 		|| { echo "Install Debian's chromium package (apt-get install chromium) to run the browser tests."; exit 1; }
 
 run: install
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo --if-empty
-	$(PY) manage.py runserver $(HOST)
+	DJANGO_DEBUG=1 $(PY) manage.py migrate --noinput
+	DJANGO_DEBUG=1 $(PY) manage.py seed_demo --if-empty
+	DJANGO_DEBUG=1 $(PY) manage.py runserver $(HOST)
 
 worker: install
-	$(VENV)/bin/celery -A kacrm worker -l info
+	DJANGO_DEBUG=1 $(VENV)/bin/celery -A kacrm worker -l info
 
 beat: install
-	$(VENV)/bin/celery -A kacrm beat -l info
+	DJANGO_DEBUG=1 $(VENV)/bin/celery -A kacrm beat -l info
 
 test: install browser
 	$(PY) -m pytest

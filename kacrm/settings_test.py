@@ -1,4 +1,9 @@
-from .settings import *  # noqa: F401,F403
+import os
+
+# The suite loads the development configuration, as `make run` does (pytest-django then runs each test with DEBUG off).
+os.environ.setdefault("DJANGO_DEBUG", "1")
+
+from .settings import *  # noqa: E402,F401,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
