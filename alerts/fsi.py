@@ -1,4 +1,4 @@
-"""The fair-share index of SPEC §5: pure pandas, no Django, no clock.
+"""The fair-share index of SPEC §5: pure pandas, no Django, no clock (MS by the rule of `stores.rules`).
 
 Contract (`readings.py` loads the inputs with aggregated queries, `evaluation.py` applies the decisions):
 
@@ -14,7 +14,7 @@ Contract (`readings.py` loads the inputs with aggregated queries, `evaluation.py
   `t`) and `blocked` (an alert of the store opened on or after `t`, or recovered after `t`).
 
 Choices where the spec is silent:
-- FSI is rounded to 6 decimals before it is compared, so 100 * 0.18 / 0.2 is 90, not 89.99999999999999.
+- FSI is rounded to 6 decimals before it is compared, so 100 * 0.29 / 0.2 is 145, not 144.99999999999997.
 - A reading is insufficient when MS is unknown (no share row and no panel sales) as well as with
   fewer than 8 valid days: it neither opens nor closes.
 - An evaluation never moves behind a store's alert history: re-evaluating a day before an alert
@@ -29,6 +29,8 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from stores import rules
+
 FSI_DECIMALS = 6
 SUMS = ["own_now", "total_now", "days_now", "own_prev", "total_prev", "days_prev"]
 
@@ -37,28 +39,6 @@ def fsi(cs, ms):
     """100 * CS / MS, rounded for stable comparisons; NaN where either is unknown."""
     ms = np.where(np.asarray(ms, dtype=float) > 0, ms, np.nan)
     return np.round(100 * np.asarray(cs, dtype=float) / ms, FSI_DECIMALS)
-
-
-def shares_on(market_shares: pd.DataFrame, day: date) -> tuple[dict, dict]:
-    """({region_id: share}, {country: share}) of the rows whose period contains `day`; latest start wins."""
-    if market_shares is None or market_shares.empty:
-        return {}, {}
-    rows = market_shares[(market_shares["period_start"] <= day) & (market_shares["period_end"] >= day)]
-    rows = rows.sort_values(["period_start", "period_end", "id"])  # later rows overwrite earlier ones
-    regional = rows["region_id"].notna()
-    by_region = dict(zip(rows.loc[regional, "region_id"].astype("int64"), rows.loc[regional, "share"]))
-    by_country = dict(zip(rows.loc[~regional, "country"], rows.loc[~regional, "share"]))
-    return by_region, by_country
-
-
-def market_share(stores: pd.DataFrame, shares: tuple[dict, dict], panel: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """(share, source) per store: its region's row, else its country's row, else the country's panel share."""
-    by_region, by_country = shares
-    region = stores["region_id"].map(by_region).astype(float)
-    country = stores["country"].map(by_country).astype(float)
-    share = region.fillna(country).fillna(stores["country"].map(panel).astype(float))
-    source = np.select([region.notna(), country.notna()], ["region", "country"], "panel")
-    return share, pd.Series(source, index=stores.index, dtype=object)
 
 
 def _ratio(own, total) -> pd.Series:
@@ -80,7 +60,7 @@ def readings(sums: pd.DataFrame, panel: pd.DataFrame, shares_now, shares_prev, m
     out = sums.copy()
     for when, shares in (("now", shares_now), ("prev", shares_prev)):
         panel_share = _ratio(panel[f"own_{when}"], panel[f"total_{when}"]) if len(panel) else pd.Series(dtype=float)
-        ms, source = market_share(out, shares, panel_share)
+        ms, source = rules.market_share(out["region_id"], out["country"], shares, panel_share)
         cs = _ratio(out[f"own_{when}"], out[f"total_{when}"])
         out[f"cs_{when}"] = cs
         out[f"ms_{when}"] = ms
@@ -134,7 +114,7 @@ def daily_series(
     cs = _ratio(store["own_sales"], store["total_sales"]).where(store["n"] >= min_days)
     rows = []
     for day in store.index:
-        by_region, by_country = shares_on(market_shares, day.date())
+        by_region, by_country = rules.shares_on(market_shares, day.date())
         if region_id in by_region:
             rows.append((by_region[region_id], "region"))
         elif country in by_country:

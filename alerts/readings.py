@@ -99,10 +99,8 @@ def load_market_shares(*days) -> pd.DataFrame:
     valid = Q()
     for day in days:
         valid |= Q(period_start__lte=day, period_end__gte=day)
-    rows = MarketShare.objects.filter(valid).values("id", "country", "region_id", "period_start", "period_end", "share")
-    return pd.DataFrame.from_records(
-        list(rows), columns=["id", "country", "region_id", "period_start", "period_end", "share"]
-    )
+    rows = MarketShare.objects.filter(valid).values(*rules.MARKET_SHARE_COLUMNS)
+    return pd.DataFrame.from_records(list(rows), columns=rules.MARKET_SHARE_COLUMNS)
 
 
 def compute_readings(t: date, params, store_ids=None) -> pd.DataFrame:
@@ -112,7 +110,7 @@ def compute_readings(t: date, params, store_ids=None) -> pd.DataFrame:
     if sums.empty:
         return sums
     shares = load_market_shares(t, back)
-    shares_now, shares_prev = fsi.shares_on(shares, t), fsi.shares_on(shares, back)
+    shares_now, shares_prev = rules.shares_on(shares, t), rules.shares_on(shares, back)
     panel = load_panel_sums(t, params, fsi.needs_panel(sums, shares_now, shares_prev))
     return fsi.readings(sums, panel, shares_now, shares_prev, params.alert_min_days)
 
@@ -187,12 +185,12 @@ def alert_trend(*, alert: Alert, end: date, days: int = TREND_DAYS) -> pd.DataFr
     shares = pd.DataFrame.from_records(
         list(MarketShare.objects.filter(period_start__lte=end, period_end__gte=start).filter(
             Q(region_id=store.region_id) | Q(region__isnull=True, country=store.region.country)
-        ).values("id", "country", "region_id", "period_start", "period_end", "share")),
-        columns=["id", "country", "region_id", "period_start", "period_end", "share"],
+        ).values(*rules.MARKET_SHARE_COLUMNS)),
+        columns=rules.MARKET_SHARE_COLUMNS,
     )
     covered = all(
         store.region_id in by_region or store.region.country in by_country
-        for by_region, by_country in (fsi.shares_on(shares, start + timedelta(days=i)) for i in range(days))
+        for by_region, by_country in (rules.shares_on(shares, start + timedelta(days=i)) for i in range(days))
     )
     panel = pd.DataFrame(columns=["date", "own_sales", "total_sales"])
     if not covered:
