@@ -1,4 +1,5 @@
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.apps import apps
@@ -248,16 +249,47 @@ def render_dossier(request, account, *, bound=None):
     user, today = request.user, timezone.localdate()
     may_edit = _may_edit(user, account)
     target = bound[0] if bound else (request.GET.get("edit", "") if may_edit else "")
+    keep = request.GET.copy()
+    keep.pop("edit", None)
+    context = {
+        "account": account, "may_edit": may_edit, "today": today, "target": target,
+        "dossier_url": reverse("account-dossier", args=[account.code]), "keep_query": keep.urlencode(),
+        **_scores_section(account),
+        **_people_section(account, today),
+        **_timeline_section(request, account),
+        **_competitors_section(account),
+    }
+    context.update(_stores_section(user, account, context["store_day"]))
+    context.update(_forms_section(account, today, may_edit, target, bound, context))
+    context.update(_history_section(account, user, context["people"], context["presences"]))
+    return render(request, "accounts/dossier.html", context)
 
+
+def _scores_section(account):
+    """The key numbers of the latest runs; `store_day`: the run the store table shows."""
     scores = list(AccountScore.objects.filter(account=account).order_by("-as_of")[:TREND_RUNS])
     latest = scores[0] if scores else None
-    day = latest.as_of if latest else StoreScore.objects.aggregate(last=Max("as_of"))["last"]
+    return {
+        "score": latest, "figures": key_figures(scores), "trend_runs": len(scores),
+        "market_share_pct": None if latest is None or latest.market_share is None else 100 * latest.market_share,
+        "market_share_source": MARKET_SHARE_SOURCES.get(latest.market_share_source, "") if latest else "",
+        "store_day": latest.as_of if latest else StoreScore.objects.aggregate(last=Max("as_of"))["last"],
+    }
+
+
+def _people_section(account, today):
     people = list(account.decision_makers.all())
     names = {p.pk: p for p in people}
     for person in people:
         person.boss = names.get(person.reports_to_id)
     birthdays, silent = reminders(people, today)
+    return {
+        "people": people, "groups": role_groups(people), "chart": org_chart(people),
+        "birthdays": birthdays, "silent": silent, "birthday_days": BIRTHDAY_DAYS, "no_contact_days": NO_CONTACT_DAYS,
+    }
 
+
+def _timeline_section(request, account):
     timeline_filter = TimelineFilter(request.GET)
     events = account.events.select_related("recorded_by").prefetch_related(
         Prefetch("decision_makers", queryset=DecisionMaker.objects.only("id", "name", "account_id").order_by("name"))
@@ -267,12 +299,27 @@ def render_dossier(request, account, *, bound=None):
         events = events.filter(kind=kind)
     timeline = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
     timeline.object_list = list(timeline.object_list)
-    presences = list(
+    return {
+        "timeline": timeline, "timeline_filter": timeline_filter, "kind": kind,
+        "kinds": RelationshipEvent.Kind.choices, "tenders": tender_record(account),
+    }
+
+
+def _competitors_section(account):
+    return {"presences": list(
         account.competitor_presences.select_related("competitor")
         .order_by(F("estimated_share").desc(nulls_last=True), "competitor__name")
-    )
-    stores, store_total, alerts = account_stores(user, account, day)
+    )}
 
+
+def _stores_section(user, account, day):
+    stores, store_total, alerts = account_stores(user, account, day)
+    return {"stores": stores, "store_total": store_total, "alerts": alerts, "alerts_installed": apps.is_installed("alerts")}
+
+
+def _forms_section(account, today, may_edit, target, bound, context):
+    """The add forms and the one item being edited, which shows its form in place of its card."""
+    people, events, presences = context["people"], context["timeline"].object_list, context["presences"]
     forms = {}
     if may_edit:
         forms = {
@@ -283,36 +330,27 @@ def render_dossier(request, account, *, bound=None):
         if bound:
             forms[bound[0]] = bound[1]
         else:
-            forms.update(_edit_form(target, account, people, timeline.object_list, presences))
-    # The one item being edited shows its form in place of its card.
-    for prefix, items in (("person", people), ("event", timeline.object_list), ("competitor", presences)):
+            forms.update(_edit_form(target, account, people, events, presences))
+    for prefix, items in (("person", people), ("event", events), ("competitor", presences)):
         for item in items:
             item.anchor = f"{prefix}-{item.pk}"
             item.edit_form = forms.get(item.anchor)
-
-    keep = request.GET.copy()
-    keep.pop("edit", None)
-    return render(request, "accounts/dossier.html", {
-        "account": account, "may_edit": may_edit, "today": today, "target": target,
-        "dossier_url": reverse("account-dossier", args=[account.code]), "keep_query": keep.urlencode(),
+    return {
         "profile_form": forms.get("profile"), "person_form": forms.get("person-new"),
         "event_form": forms.get("event-new"), "competitor_form": forms.get("competitor-new"),
-        "score": latest, "figures": key_figures(scores), "trend_runs": len(scores),
-        "market_share_pct": None if latest is None or latest.market_share is None else 100 * latest.market_share,
-        "market_share_source": MARKET_SHARE_SOURCES.get(latest.market_share_source, "") if latest else "",
-        "people": people, "groups": role_groups(people), "chart": org_chart(people),
-        "birthdays": birthdays, "silent": silent, "birthday_days": BIRTHDAY_DAYS, "no_contact_days": NO_CONTACT_DAYS,
-        "timeline": timeline, "timeline_filter": timeline_filter, "kind": kind,
-        "kinds": RelationshipEvent.Kind.choices, "tenders": tender_record(account), "presences": presences,
-        "stores": stores, "store_total": store_total, "alerts": alerts, "alerts_installed": apps.is_installed("alerts"),
-        "store_day": day, "brands": known_brands() if may_edit else [],
+        "brands": known_brands() if may_edit else [],
+    }
+
+
+def _history_section(account, user, people, presences):
+    return {
         "changes": audit.recent_changes(account, limit=CHANGE_ROWS, known={
             DecisionMaker: {p.pk: p.name for p in people},
             Competitor: {p.competitor_id: p.competitor.name for p in presences},
             User: {u.pk: u.get_full_name() or u.username for u in (account.owner, user) if u is not None},
         }),
         "corrections": audit.visit_corrections(account, user, limit=CORRECTION_ROWS),
-    })
+    }
 
 
 def _edit_form(target, account, people, events, presences):
@@ -376,83 +414,80 @@ def profile_save(request, code):
     return render_dossier(request, account, bound=("profile", form))
 
 
+@dataclass(frozen=True)
+class DossierItem:
+    """One kind of row of the dossier that the page adds, changes and deletes: people, events, competitors."""
+
+    rows: object  # the queryset the row is looked up in (within the account of the URL)
+    form: Callable  # (data, row or None, account, prefix) -> the bound form
+    save: Callable  # (account, user, row or None, form) -> the saved row
+    saved: Callable  # row -> the success message
+    delete: Callable  # (row, user) -> None
+    deleted: Callable  # row -> the success message
+    list_anchor: str  # where the page goes back to after a delete
+
+
+def _save_event(account, user, event, form):
+    data = dict(form.cleaned_data)
+    people = list(data.pop("decision_makers"))
+    return services.save_event(account=account, user=user, event=event, decision_makers=people, **data)
+
+
+ITEMS = {
+    "person": DossierItem(
+        rows=DecisionMaker.objects.all(),
+        form=lambda data, person, account, prefix: DecisionMakerForm(data, instance=person, account=account, prefix=prefix),
+        save=lambda account, user, person, form: services.save_decision_maker(
+            account=account, user=user, person=form.instance, **form.cleaned_data),
+        saved=lambda person: _("%(name)s saved.") % {"name": person.name},
+        delete=lambda person, user: services.delete_decision_maker(person=person, user=user),
+        deleted=lambda person: _("%(name)s deleted; their reports now report one level up.") % {"name": person.name},
+        list_anchor="people",
+    ),
+    "event": DossierItem(
+        rows=RelationshipEvent.objects.all(),
+        form=lambda data, event, account, prefix: EventForm(data, instance=event, account=account, prefix=prefix),
+        save=_save_event,
+        saved=lambda event: _("Event of %(date)s saved.") % {"date": event.date.isoformat()},
+        delete=lambda event, user: services.delete_event(event=event, user=user),
+        deleted=lambda event: _("Event of %(date)s deleted.") % {"date": event.date.isoformat()},
+        list_anchor="timeline",
+    ),
+    "competitor": DossierItem(
+        rows=CompetitorPresence.objects.select_related("competitor"),
+        form=lambda data, presence, account, prefix: CompetitorForm(data, prefix=prefix),
+        save=lambda account, user, presence, form: services.save_competitor_presence(
+            account=account, user=user, presence=presence, **form.service_fields()),
+        saved=lambda presence: _("%(brand)s saved.") % {"brand": presence.competitor.name},
+        delete=lambda presence, user: services.delete_competitor_presence(presence=presence, user=user),
+        deleted=lambda presence: _("%(brand)s removed from the account.") % {"brand": presence.competitor.name},
+        list_anchor="competitors",
+    ),
+}
+
+
 @login_required
 @require_POST
-def person_save(request, code, pk=None):
-    account = _editable_account(request, code)
-    person = get_object_or_404(DecisionMaker, account=account, pk=pk) if pk else None
-    target = f"person-{pk}" if pk else "person-new"
-    form = DecisionMakerForm(request.POST, instance=person, account=account, prefix=target)
+def item_save(request, code, kind, pk=None):
+    """Add (no `pk`) or change a person, event or competitor of the dossier; a rejected form shows in place."""
+    account, item = _editable_account(request, code), ITEMS[kind]
+    row = get_object_or_404(item.rows, account=account, pk=pk) if pk else None
+    target = f"{kind}-{pk}" if pk else f"{kind}-new"
+    form = item.form(request.POST, row, account, target)
     if form.is_valid():
         try:
-            person = services.save_decision_maker(account=account, user=request.user, person=form.instance, **form.cleaned_data)
+            row = item.save(account, request.user, row, form)
         except DjangoValidationError as exc:
             _service_errors(form, exc)
         else:
-            return _done(request, account, f"person-{person.pk}", _("%(name)s saved.") % {"name": person.name})
+            return _done(request, account, f"{kind}-{row.pk}", item.saved(row))
     return render_dossier(request, account, bound=(target, form))
 
 
 @login_required
 @require_POST
-def person_delete(request, code, pk):
-    account = _editable_account(request, code)
-    person = get_object_or_404(DecisionMaker, account=account, pk=pk)
-    services.delete_decision_maker(person=person, user=request.user)
-    return _done(request, account, "people", _("%(name)s deleted; their reports now report one level up.") % {"name": person.name})
-
-
-@login_required
-@require_POST
-def event_save(request, code, pk=None):
-    account = _editable_account(request, code)
-    event = get_object_or_404(RelationshipEvent, account=account, pk=pk) if pk else None
-    target = f"event-{pk}" if pk else "event-new"
-    form = EventForm(request.POST, instance=event, account=account, prefix=target)
-    if form.is_valid():
-        data = dict(form.cleaned_data)
-        people = list(data.pop("decision_makers"))
-        try:
-            event = services.save_event(account=account, user=request.user, event=event, decision_makers=people, **data)
-        except DjangoValidationError as exc:
-            _service_errors(form, exc)
-        else:
-            return _done(request, account, f"event-{event.pk}", _("Event of %(date)s saved.") % {"date": event.date.isoformat()})
-    return render_dossier(request, account, bound=(target, form))
-
-
-@login_required
-@require_POST
-def event_delete(request, code, pk):
-    account = _editable_account(request, code)
-    event = get_object_or_404(RelationshipEvent, account=account, pk=pk)
-    services.delete_event(event=event, user=request.user)
-    return _done(request, account, "timeline", _("Event of %(date)s deleted.") % {"date": event.date.isoformat()})
-
-
-@login_required
-@require_POST
-def competitor_save(request, code, pk=None):
-    account = _editable_account(request, code)
-    presence = get_object_or_404(CompetitorPresence, account=account, pk=pk) if pk else None
-    target = f"competitor-{pk}" if pk else "competitor-new"
-    form = CompetitorForm(request.POST, prefix=target)
-    if form.is_valid():
-        try:
-            presence = services.save_competitor_presence(
-                account=account, user=request.user, presence=presence, **form.service_fields()
-            )
-        except DjangoValidationError as exc:
-            _service_errors(form, exc)
-        else:
-            return _done(request, account, f"competitor-{presence.pk}", _("%(brand)s saved.") % {"brand": presence.competitor.name})
-    return render_dossier(request, account, bound=(target, form))
-
-
-@login_required
-@require_POST
-def competitor_delete(request, code, pk):
-    account = _editable_account(request, code)
-    presence = get_object_or_404(CompetitorPresence.objects.select_related("competitor"), account=account, pk=pk)
-    services.delete_competitor_presence(presence=presence, user=request.user)
-    return _done(request, account, "competitors", _("%(brand)s removed from the account.") % {"brand": presence.competitor.name})
+def item_delete(request, code, kind, pk):
+    account, item = _editable_account(request, code), ITEMS[kind]
+    row = get_object_or_404(item.rows, account=account, pk=pk)
+    item.delete(row, request.user)
+    return _done(request, account, item.list_anchor, item.deleted(row))
