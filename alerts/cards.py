@@ -8,7 +8,7 @@ import dataclasses
 
 import pandas as pd
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Max, Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from analytics.models import AnalyticsSettings
 from org.access import Action, can
 from stores import services as store_services
-from stores.forms import SERVICE_ERRORS, VisitForm
+from stores.forms import VisitForm
 from stores.models import StoreVisit
 
 from . import readings
@@ -95,8 +95,8 @@ def save_visit(request, store, form):
             visit = store_services.correct_visit(visit=visit, **data)
         else:
             visit = store_services.log_visit(user=request.user, store=store, **data)
-    except SERVICE_ERRORS as exc:
-        form.add_service_errors(exc)
+    except ValidationError as exc:
+        form.add_error(None, exc)
         return None
     saved = _("Visit saved for %(store)s on %(date)s: %(own)s of %(total)s units.") % {
         "store": store.name, "date": visit.date.isoformat(), "own": visit.own_sales, "total": visit.total_sales,

@@ -3,7 +3,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from stores.forms import THREE_STATE
+from stores.forms import StoreChecksForm
 
 from .models import Alert
 
@@ -17,10 +17,6 @@ STATUS_TABS = [
 ]
 SORTS = [("fsi", _("Worst FSI first")), ("-fsi", _("Best FSI first")), ("-opened", _("Newest first"))]
 ORDERING = {"fsi": ["fsi_latest", "-opened_on", "id"], "-fsi": ["-fsi_latest", "-opened_on", "id"], "-opened": ["-opened_on", "fsi_latest", "id"]}
-
-
-def _check_input(label):
-    return forms.NullBooleanField(label=label, required=False, widget=forms.RadioSelect(choices=THREE_STATE))
 
 
 class AlertFilterForm(forms.Form):
@@ -56,31 +52,20 @@ class AlertFilterForm(forms.Form):
         return (self.cleaned_data.get("status") if hasattr(self, "cleaned_data") else "") or ""
 
 
-class FollowUpForm(forms.Form):
+class FollowUpForm(StoreChecksForm):
     """The supervisor's check at the store."""
 
     date = forms.DateField(label=_("Date of the check"), widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
-    display_ok = _check_input(_("Display"))
-    promotion_ok = _check_input(_("Promotion"))
-    staff_ok = _check_input(_("Staff"))
     actions = forms.CharField(
         label=_("Actions taken"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("What was done or agreed at the store: shelf moved, promotion set up, staff briefed ..."),
     )
     notes = forms.CharField(label=_("Notes"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
-    checks = ["display_ok", "promotion_ok", "staff_ok"]
+    field_order = ["date", *StoreChecksForm.checks, "actions", "notes"]
 
     def __init__(self, *args, alert, **kwargs):
         today = timezone.localdate()
         kwargs.setdefault("initial", {"date": today})
         super().__init__(*args, **kwargs)
         self.fields["date"].widget.attrs.update({"max": today.isoformat(), "min": alert.opened_on.isoformat()})
-
-    def check_fields(self):
-        return [self[name] for name in self.checks]
-
-    def add_service_errors(self, exc):
-        detail = exc.detail if isinstance(exc.detail, dict) else {None: exc.detail}
-        for field, messages in detail.items():
-            self.add_error(field if field in self.fields else None, [str(m) for m in messages])

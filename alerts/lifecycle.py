@@ -1,10 +1,10 @@
 """An alert's life after it opens (SPEC §5): acknowledge, follow-up check, resolve; reading notifications."""
 from datetime import date
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from rest_framework.exceptions import ValidationError
 
 from .models import Alert, FollowUp, Notification
 

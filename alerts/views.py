@@ -2,6 +2,7 @@ import math
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch
 from django.http import Http404
@@ -10,7 +11,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
-from rest_framework.exceptions import ValidationError
 
 from analytics.models import AnalyticsSettings
 from org.models import Region, Role
@@ -38,10 +38,8 @@ def _thresholds(params) -> dict:
 
 
 def _service_error(request, exc: ValidationError):
-    detail = exc.detail if isinstance(exc.detail, dict) else {"": exc.detail}
-    for errors in detail.values():
-        for error in errors:
-            messages.error(request, str(error))
+    for message in exc.messages:
+        messages.error(request, message)
 
 
 @login_required
@@ -132,7 +130,8 @@ def alert_follow_up(request, pk):
         try:
             lifecycle.record_follow_up(alert=alert, user=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            form.add_service_errors(exc)
+            # A closed alert is refused under `status` (the API's key), a field the form lacks: form-wide then.
+            form.add_error(None, exc if set(exc.message_dict) <= set(form.fields) else exc.messages)
         else:
             messages.success(request, _("Follow-up check recorded for %(store)s.") % {"store": alert.store.name})
             return redirect("alert-detail", pk=alert.pk)

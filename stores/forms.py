@@ -1,9 +1,7 @@
 from django import forms
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from rest_framework.exceptions import ValidationError as APIValidationError
 
 from org.models import Region, User
 
@@ -24,21 +22,31 @@ def _check_input(label):
     return forms.NullBooleanField(label=label, required=False, widget=forms.RadioSelect(choices=THREE_STATE))
 
 
-class VisitForm(forms.Form):
+class StoreChecksForm(forms.Form):
+    """The three findings at a store (yes / no / not checked), shared by a visit and an alert's follow-up check."""
+
+    display_ok = _check_input(_("Display"))
+    promotion_ok = _check_input(_("Promotion"))
+    staff_ok = _check_input(_("Staff"))
+
+    checks = ["display_ok", "promotion_ok", "staff_ok"]
+
+    def check_fields(self):
+        return [self[name] for name in self.checks]
+
+
+class VisitForm(StoreChecksForm):
     """One store visit; `visit` carries the id of the visit being corrected, empty for a new one."""
 
     visit = forms.IntegerField(required=False, widget=forms.HiddenInput)
     date = forms.DateField(label=_("Date"), widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
     total_sales = _count_input(_("Total category sales"), _("Units sold today, all brands."))
     own_sales = _count_input(_("Our sales"), _("Units of our brand."))
-    display_ok = _check_input(_("Display"))
-    promotion_ok = _check_input(_("Promotion"))
-    staff_ok = _check_input(_("Staff"))
     notes = forms.CharField(
         label=_("Notes"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )
 
-    checks = ["display_ok", "promotion_ok", "staff_ok"]
+    field_order = ["visit", "date", "total_sales", "own_sales", *StoreChecksForm.checks, "notes"]
 
     def __init__(self, *args, today=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -52,9 +60,6 @@ class VisitForm(forms.Form):
             return cls(initial={"date": day}, **kwargs)
         initial = {name: getattr(visit, name) for name in ["date", "total_sales", "own_sales", "notes", *cls.checks]}
         return cls(initial={**initial, "visit": visit.pk}, **kwargs)
-
-    def check_fields(self):
-        return [self[name] for name in self.checks]
 
     def clean_date(self):
         day = self.cleaned_data["date"]
@@ -71,18 +76,6 @@ class VisitForm(forms.Form):
                 _("Our sales (%(own)s) cannot exceed the total category sales (%(total)s).") % {"own": own, "total": total},
             )
         return data
-
-    def add_service_errors(self, exc):
-        """Show a service's field errors (REST or Django ValidationError) next to the fields."""
-        if isinstance(exc, APIValidationError):
-            detail = exc.detail if isinstance(exc.detail, dict) else {None: exc.detail}
-        else:
-            detail = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
-        for field, messages in detail.items():
-            self.add_error(field if field in self.fields else None, [str(m) for m in messages])
-
-
-SERVICE_ERRORS = (APIValidationError, DjangoValidationError)
 
 
 class RepChoiceField(forms.ModelChoiceField):

@@ -146,6 +146,16 @@ def test_a_follow_up_before_the_opening_is_shown_with_its_error(client, supervis
     assert FollowUp.objects.count() == 0
 
 
+def test_a_follow_up_on_a_closed_alert_is_refused_with_a_form_wide_error(client, supervisor, my_store):
+    closed = make_alert(my_store, status="resolved")
+
+    response = signed_in(client, supervisor).post(reverse("alert-follow-up", args=[closed.pk]), {"date": day(36).isoformat()})
+
+    assert response.status_code == 400
+    assert response.context["form"].errors == {"__all__": ["This alert is resolved; it cannot change any more."]}
+    assert FollowUp.objects.count() == 0
+
+
 def test_the_header_counts_unread_notifications_until_the_alert_is_opened(client, supervisor, alert, my_store):
     Notification.objects.create(user=supervisor, alert=alert)
     Notification.objects.create(user=supervisor, alert=make_alert(StoreFactory(region=my_store.region)))
