@@ -9,6 +9,9 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
 from accounts.models import KeyAccount
+from analytics.loading import load_accounts, load_market_shares, load_stores
+from analytics.params import Params
+from analytics.scoring import score_accounts
 from org.models import Region, Role, Team, User
 from stores.models import MarketShare, Store, StoreVisit
 
@@ -205,6 +208,7 @@ def seed_demo_world(*, stores: int, days: int, seed: int, today: dt.date, reset:
     accounts = _save_accounts(users)
     plans = _plan_stores(rng, stores)
     store_ids = _save_stores(plans, regions, accounts, users)
+    _save_tiers(accounts, today=today)
     sim = _simulate(rng, plans, days=days, today=today)
     visits = _save_visits(sim, plans, store_ids, users)
     market_shares = _save_market_shares(regions, first_day=sim.dates[0], last_day=today)
@@ -391,21 +395,17 @@ def _save_stores(plans, regions, accounts, users) -> list[int]:
         batch_size=BATCH,
     )
     ids = dict(Store.objects.filter(code__in=[p.code for p in plans]).values_list("code", "id"))
-    _save_tiers(plans, accounts)
     return [ids[p.code] for p in plans]
 
 
-def _save_tiers(plans: list[StorePlan], accounts: dict[str, KeyAccount]) -> None:
-    """Tier from the footprint of active stores (SPEC §4.5), so the demo reads right before any recompute."""
-    for code, account in accounts.items():
-        if account.kind != KeyAccount.Kind.CHAIN:
-            continue
-        mine = [p for p in plans if p.account and p.account.code == code and p.active]
-        if not mine:
-            continue
-        countries = {p.region.country for p in mine}
-        tier = "GKA" if len(countries) >= 2 else "NKA" if len({p.region.code for p in mine}) >= 2 else "LKA"
-        KeyAccount.objects.filter(pk=account.pk).update(tier=tier)
+def _save_tiers(accounts: dict[str, KeyAccount], *, today: dt.date) -> None:
+    """Tiers by the analytics rule (SPEC §4.5), so the demo reads right before any recompute: the account
+    roll-up of the stores as saved, none of them scored yet."""
+    stores = load_stores(today)
+    unscored = stores[["store_id"]].assign(potential=np.nan, own_annual=np.nan)
+    rollup = score_accounts(unscored, stores, load_accounts(today), load_market_shares(), Params(), today)
+    for tier, ids in rollup.dropna(subset=["tier"]).groupby("tier")["account_id"]:
+        KeyAccount.objects.filter(pk__in=ids.astype(int).tolist(), code__in=accounts).update(tier=tier)
 
 
 # -- visits ---------------------------------------------------------------------------------------

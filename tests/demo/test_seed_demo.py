@@ -189,6 +189,20 @@ def test_it_ends_with_one_recompute():
     assert StoreScore.objects.count() == Store.objects.filter(active=True).count()
 
 
+def test_the_seeded_tiers_are_the_ones_the_recompute_computes():
+    seed()
+    seeded = dict(KeyAccount.objects.values_list("code", "tier"))
+
+    call_command("recompute", stdout=StringIO())
+
+    assert dict(KeyAccount.objects.values_list("code", "tier")) == seeded
+    assert seeded == {
+        "valmore": "GKA", "carrefino": "GKA", "sunbright": "NKA", "mercadia": "NKA", "huadong-mart": "LKA",
+        "tiendas-norte": "",  # its one store of this small world is closed: no active footprint
+        "east-rail": "", "campus-madrid": "",  # institutions have no tier
+    }
+
+
 def test_if_empty_seeds_an_empty_database_and_leaves_a_used_one_alone():
     out = StringIO()
     call_command("seed_demo", "--stores", "40", "--days", "60", "--if-empty", "--skip-recompute", stdout=out)
