@@ -33,7 +33,7 @@ class AnalyticsSettings(models.Model):
 
     @classmethod
     def current(cls):
-        from .computations import Params
+        from .params import Params
 
         row = cls.objects.first()
         return Params.from_dict(row.params if row else {})

@@ -19,9 +19,9 @@ from django.views.decorators.http import require_POST
 from stores import services as store_services
 from stores.models import StoreVisit
 
-from .computations import Params
 from .forms import DEFAULT_SORT, RunDateForm, StoreScoreFilter
 from .models import AccountScore, AnalyticsRun, PotentialModelFit, StoreScore, Zone
+from .params import Params
 
 PAGE_SIZE = 50
 TOP_LIST = 50  # rows per audit list on the comparison page; the full lists are a filter of the scores page

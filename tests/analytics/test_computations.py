@@ -6,22 +6,26 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from analytics.computations import (
+from analytics.grid import VisitGrid, day_number
+from analytics.params import Params
+from analytics.scoring import (
     ModelFit,
-    Params,
     abc,
-    add_customer_status,
     add_market_share,
     add_model_potential,
     add_wallet_share,
-    add_xyz,
     add_zones,
     choose_potential,
     fit_potential_model,
-    observed_potential,
     panel_share,
     score_accounts,
-    score_stores,
+    score_observations,
+)
+from analytics.store_rules import (
+    add_customer_status,
+    add_xyz,
+    observe_grid,
+    observed_potential,
     screen_suspects,
 )
 from stores.rules import MARKET_SHARE_COLUMNS
@@ -839,6 +843,15 @@ def test_account_tiers_follow_the_footprint_of_active_stores():
 
 
 # --- pipeline -----------------------------------------------------------------------------
+
+
+def score_stores(v, prior_purchase, table, shares, params, as_of):
+    """The run's path on a long visits frame: (store scores, ModelFit, suspects)."""
+    table = table.set_index("store_id") if "store_id" in table.columns else table
+    grid = VisitGrid.from_frame(v, table.index, last=day_number(as_of))
+    observations, suspects = observe_grid(grid, prior_purchase, table, params, as_of)
+    scores, fit = score_observations(observations, shares, params, as_of)
+    return scores, fit, suspects
 
 
 def weekly_pattern_store(store_id, typo_day=None):

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from django.core.management import call_command
 
-from analytics import services
+from analytics import loading, services
 from analytics.models import AccountScore, AnalyticsRun, PotentialModelFit, StoreScore
 from accounts.models import KeyAccount
 from stores.models import StoreVisit
@@ -176,7 +176,7 @@ def test_visits_load_exactly_as_stored_with_their_confirmations():
     confirmed.save()
     first_day = AS_OF - dt.timedelta(days=10)
 
-    grid = services.load_visits([stores[2].pk, stores[1].pk], first_day, AS_OF).rows(0, 2)
+    grid = loading.load_visits([stores[2].pk, stores[1].pk], first_day, AS_OF).rows(0, 2)
 
     expected = sorted(
         (v.store_id, v.date, v.total_sales, v.own_sales, v.suspect_confirmed)
@@ -211,7 +211,7 @@ def test_hysteresis_looks_at_the_latest_earlier_run_only():
     services.recompute(as_of=AS_OF - dt.timedelta(days=1))
     StoreScore.objects.filter(as_of=AS_OF - dt.timedelta(days=1), store=stores[0]).delete()
 
-    frame = services.load_stores(AS_OF).set_index("store_id")
+    frame = loading.load_stores(AS_OF).set_index("store_id")
 
     assert pd.isna(frame.loc[stores[0].pk, "previous_zone"])  # not in the latest earlier run
     assert frame.loc[stores[1].pk, "previous_zone"] == StoreScore.objects.get(

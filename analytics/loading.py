@@ -1,0 +1,179 @@
+"""Load: the inputs of the analytics rules (`store_rules`, `scoring`) from the database.
+
+Visits come as a `grid.VisitGrid` (or `grid.PackedVisits`, unpacked a range of stores at a
+time), stores, accounts and market shares as the frames the rules' module docstrings describe.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import psycopg
+from django.conf import settings
+from django.db import connection, connections, transaction
+from django.db.models import FloatField, Max, OuterRef, Subquery
+from django.db.models.functions import Cast
+
+from accounts.models import KeyAccount
+from stores.models import MarketShare, Store, StoreVisit
+from stores.rules import MARKET_SHARE_COLUMNS
+
+from .grid import EPOCH, PACKED_LIMIT, PACKED_ROW, PackedVisits, VisitGrid
+from .models import AccountScore, StoreScore
+from .params import Params
+
+
+def first_loaded_day(as_of: date, params: Params) -> date:
+    """The earliest day any rule looks at: the window W, or the 12 months of XYZ if earlier."""
+    window_start = as_of - timedelta(days=params.window_days - 1)
+    month = as_of.replace(day=1)
+    xyz_start = date(month.year - 1, month.month, 1)
+    return min(window_start, xyz_start)
+
+
+def fetch_visits(first_day: date, as_of: date, partitions: int | None = None) -> tuple[str, list]:
+    """Every visit in [first_day, as_of] as the database gives it: ("packed", (store_id, blob,
+    max total) rows) on PostgreSQL when the figures fit the packing, else ("rows", plain rows)."""
+    table = StoreVisit._meta.db_table
+    where = "date >= %(first)s AND date <= %(as_of)s"
+    params = {"first": first_day, "as_of": as_of}
+    if connection.vendor == "postgresql":
+        blobs = _packed_rows(table, where, params, partitions or settings.ANALYTICS_PARTITIONS)
+        if not blobs or max(b[2] for b in blobs) < PACKED_LIMIT:
+            return "packed", blobs
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT store_id, date, total_sales, own_sales, suspect_confirmed FROM {table} WHERE {where}", params
+        )
+        return "rows", cursor.fetchall()
+
+
+def load_visits(store_ids, first_day: date, as_of: date, partitions: int | None = None, fetched=None):
+    """The visits of `store_ids` in [first_day, as_of]: an object whose `rows(start, stop)` gives
+    the grid of those stores (rows in `store_ids` order) and whose `visits` counts them.
+
+    `fetched` is what `fetch_visits` gave, when the caller started it earlier; other stores'
+    visits (inactive ones) are dropped on the way into the grid.
+    """
+    store_ids = np.asarray(store_ids, dtype=np.int64)
+    first, days = first_day.toordinal() - EPOCH, (as_of - first_day).days + 1
+    kind, rows = fetched or fetch_visits(first_day, as_of, partitions)
+    if kind == "packed":
+        return PackedVisits.from_rows(store_ids, first, days, rows)
+    columns = list(zip(*rows)) if rows else [[]] * 5
+    grid = VisitGrid.empty(store_ids, first, days)
+    day = pd.to_datetime(pd.Series(columns[1], dtype=object)).to_numpy().astype("datetime64[D]").astype(np.int64)
+    grid.put(
+        pd.Index(store_ids).get_indexer(np.asarray(columns[0], dtype=np.int64)), day - first,
+        *(np.asarray(c, dtype=t) for c, t in zip(columns[2:], (np.int64, np.int64, bool))),
+    )
+    return grid
+
+
+def _packed_rows(table: str, where: str, params: dict, partitions: int) -> list:
+    """(store_id, packed bytes, max total) rows, aggregating disjoint page ranges of the table at once.
+
+    PostgreSQL 15 cannot aggregate string_agg in parallel itself, so each thread scans its own
+    range of pages (a TID range scan) on its own connection; a store's rows may come back in
+    several blobs, which the grid does not mind. Inside a transaction (tests, a caller's atomic
+    block) other connections could not see its writes, so the ranges run in turn on this one.
+    The rows travel in binary: bytea as text would be hex, twice the size, to encode and decode.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_relation_size(%s) / current_setting('block_size')::int", [table])
+        pages = cursor.fetchone()[0]
+    step = pages // partitions + 1
+    ranges = [(i * step, (i + 1) * step) for i in range(partitions)]
+    sql = (
+        f"SELECT store_id, string_agg({PACKED_ROW}, ''::bytea), max(total_sales) FROM {table} "
+        f"WHERE {where} AND ctid >= %(from_page)s::tid AND ctid < %(to_page)s::tid GROUP BY store_id"
+    )
+
+    def aggregate(page_range):
+        with transaction.atomic():
+            connection.ensure_connection()
+            with psycopg.Cursor(connection.connection) as cursor:  # Django's binds client-side: text results only
+                # A hash aggregate of 20,000 growing strings needs room; JIT costs more than it saves here.
+                cursor.execute("SELECT set_config('work_mem', '256MB', true), set_config('jit', 'off', true)")
+                low, high = page_range
+                cursor.execute(sql, {**params, "from_page": f"({low},0)", "to_page": f"({high},0)"}, binary=True)
+                return cursor.fetchall()
+
+    with ThreadPoolExecutor(partitions) as pool:
+        parts = [in_background(pool, aggregate, page_range) for page_range in ranges]
+        return [row for part in parts for row in part.result()]
+
+
+def load_prior_purchases(first_day: date) -> pd.Series:
+    """store_id -> last purchase day before `first_day` (outside W a day is valid when it sold)."""
+    rows = list(
+        StoreVisit.objects.filter(date__lt=first_day, own_sales__gt=0, total_sales__gt=0)
+        .values("store_id")
+        .annotate(last=Max("date"))
+        .values_list("store_id", "last")
+    )
+    if not rows:
+        return pd.Series(dtype="datetime64[ns]")
+    return pd.to_datetime(pd.Series(dict(rows)))
+
+
+def _previous_zone(model, key: str, as_of: date):
+    """The zone in the latest earlier run (SPEC §3.7 hysteresis); None when absent from that run."""
+    previous = model.objects.filter(as_of__lt=as_of).aggregate(day=Max("as_of"))["day"]
+    return Subquery(model.objects.filter(**{key: OuterRef("pk")}, as_of=previous).values("zone")[:1])
+
+
+STORE_COLUMNS = [
+    "id", "region_id", "region__country", "account_id", "format", "floor_area_m2", "checkouts", "shelves", "open_24h",
+    "previous_zone",
+]
+
+
+def load_stores(as_of: date) -> pd.DataFrame:
+    active = Store.objects.active()
+    rows = active.annotate(
+        previous_zone=_previous_zone(StoreScore, "store", as_of), floor_area_m2_float=Cast("floor_area_m2", FloatField())
+    ).values_list(*(c if c != "floor_area_m2" else "floor_area_m2_float" for c in STORE_COLUMNS))
+    frame = pd.DataFrame.from_records(list(rows), columns=STORE_COLUMNS)
+    frame = frame.rename(columns={"id": "store_id", "region__country": "country"})
+    # Few stores close on a weekday: decoding only theirs saves a JSON parse per store.
+    closed = dict(active.exclude(closed_weekdays=[]).values_list("id", "closed_weekdays"))
+    frame["closed_weekdays"] = [closed.get(pk, []) for pk in frame["store_id"].tolist()]
+    frame["format"] = frame["format"].replace("", None)
+    frame["account_id"] = frame["account_id"].astype("Int64")
+    for column in ["floor_area_m2", "checkouts", "shelves"]:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    return frame
+
+
+def load_market_shares() -> pd.DataFrame:
+    rows = list(MarketShare.objects.values_list(*MARKET_SHARE_COLUMNS))
+    return pd.DataFrame.from_records(rows, columns=MARKET_SHARE_COLUMNS)
+
+
+def load_accounts(as_of: date) -> pd.DataFrame:
+    rows = KeyAccount.objects.annotate(previous_zone=_previous_zone(AccountScore, "account", as_of)).values(
+        "id", "kind", "previous_zone"
+    )
+    frame = pd.DataFrame.from_records(list(rows), columns=["id", "kind", "previous_zone"])
+    return frame.rename(columns={"id": "account_id"})
+
+
+def _in_own_connection(function, *args, **kwargs):
+    try:
+        return function(*args, **kwargs)
+    finally:
+        connections.close_all()  # this thread's connections only
+
+
+def in_background(pool: ThreadPoolExecutor, function, *args) -> Future:
+    """Run `function` on the pool with its own connection, or at once on this one inside a
+    transaction, whose writes other connections cannot see."""
+    if connection.in_atomic_block:
+        done = Future()
+        done.set_result(function(*args))
+        return done
+    return pool.submit(_in_own_connection, function, *args)
