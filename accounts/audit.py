@@ -10,8 +10,6 @@ from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from org.models import User
-from org import access
-from stores.models import StoreVisit
 
 from .models import Competitor, CompetitorPresence, CustomerRole, DecisionMaker, KeyAccount, RelationshipEvent
 
@@ -35,7 +33,7 @@ class Change:
         return ACTIONS[self.action]
 
 
-def _with_previous(history, limit):
+def with_previous(history, limit):
     """The latest `limit` records of a filtered history queryset, each with `previous` (or None)."""
     model = history.model
     previous = model.objects.filter(id=OuterRef("id"), history_id__lt=OuterRef("history_id")).order_by("-history_id")
@@ -50,7 +48,7 @@ def _with_previous(history, limit):
     return records
 
 
-def _changed(record, model):
+def changed_fields(record, model):
     """[(field, old value, new value)] between a record and its predecessor; empty for an add or delete."""
     if record.history_type != "~" or record.previous is None:
         return []
@@ -64,7 +62,7 @@ def _changed(record, model):
     return out
 
 
-class _Names:
+class Names:
     """Display names of the related objects a list of changes mentions, one query per model."""
 
     def __init__(self, known=None):
@@ -88,7 +86,7 @@ class _Names:
         return self.found.get(model, {}).get(pk, f"#{pk}")
 
 
-def _display(f, value, names):
+def display(f, value, names):
     if value is None or value == "":
         return "—"
     if f.is_relation:
@@ -116,11 +114,11 @@ def recent_changes(account: KeyAccount, *, limit: int = 15, known=None) -> list[
         (RelationshipEvent, RelationshipEvent.audit.filter(account_id=account.pk), _("event")),
         (CompetitorPresence, CompetitorPresence.audit.filter(account_id=account.pk), _("competitor")),
     ]
-    names = _Names(known)
+    names = Names(known)
     collected = []
     for model, history, what in sources:
-        for record in _with_previous(history, limit):
-            diff = _changed(record, model)
+        for record in with_previous(history, limit):
+            diff = changed_fields(record, model)
             for f, old, new in diff:
                 if f.is_relation:
                     names.want(f.related_model, old)
@@ -143,25 +141,7 @@ def recent_changes(account: KeyAccount, *, limit: int = 15, known=None) -> list[
             label = names.name(Competitor, record.competitor_id)
         changes.append(Change(
             when=record.history_date, who=record.history_user, action=record.history_type, what=str(what), label=label,
-            fields=[(str(f.verbose_name), _display(f, old, names), _display(f, new, names)) for f, old, new in diff],
-            reason=record.history_change_reason or "",
-        ))
-    return changes
-
-
-def visit_corrections(account: KeyAccount, user, *, limit: int = 10) -> list[Change]:
-    """The latest corrections of sales figures at the account's stores the user may see (SPEC §9)."""
-    history = StoreVisit.audit.filter(store__account=account, history_type="~")
-    history = access.visible(history, user, access.Scope.STORES, "store__")
-    history = history.select_related("store")
-    names = _Names()
-    changes = []
-    for record in _with_previous(history, limit):
-        diff = _changed(record, StoreVisit)
-        changes.append(Change(
-            when=record.history_date, who=record.history_user, action="~", what=str(_("visit")),
-            label=f"{record.store.name if record.store_id else '#'} {record.date.isoformat()}",
-            fields=[(str(f.verbose_name), _display(f, old, names), _display(f, new, names)) for f, old, new in diff],
+            fields=[(str(f.verbose_name), display(f, old, names), display(f, new, names)) for f, old, new in diff],
             reason=record.history_change_reason or "",
         ))
     return changes

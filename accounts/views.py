@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from analytics.models import AccountScore, StoreScore, Zone
 from org.models import User
+from stores.audit import visit_corrections
 from stores.models import Store
 
 from . import audit, services
@@ -349,7 +350,7 @@ def _history_section(account, user, people, presences):
             Competitor: {p.competitor_id: p.competitor.name for p in presences},
             User: {u.pk: u.get_full_name() or u.username for u in (account.owner, user) if u is not None},
         }),
-        "corrections": audit.visit_corrections(account, user, limit=CORRECTION_ROWS),
+        "corrections": visit_corrections(account, user, limit=CORRECTION_ROWS),
     }
 
 
