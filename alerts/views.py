@@ -13,7 +13,8 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from analytics.models import AnalyticsSettings
-from org.models import Region, Role
+from org.access import Action, can
+from org.models import Region
 
 from . import lifecycle, readings
 from .forms import STATUS_TABS, AlertFilterForm, FollowUpForm
@@ -25,7 +26,7 @@ INBOX_NOTIFICATIONS = 5  # unread notifications shown above the inbox; the rest 
 
 def _alerts_for(user):
     """The alerts the user may see; a 404 for roles that never handle alerts (reps, KA managers)."""
-    if not (user.sees_everything or user.role == Role.SUPERVISOR):
+    if not can(user, Action.HANDLE_ALERTS):
         raise Http404
     return Alert.objects.visible_to(user)
 

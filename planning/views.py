@@ -22,6 +22,7 @@ from .forms import (
     AccountPlanSummaryForm, ActionForm, ActionStatusForm, ForecastForm, ObjectiveForm, ReassignForm, ReviewForm,
     TargetEditForm, TargetFilterForm, VisitPlanForm,
 )
+from org.access import Action, can
 from org.models import Role, User
 
 from .models import AccountPlan, PlanAction, Target, VisitPlan
@@ -29,11 +30,6 @@ from .models import AccountPlan, PlanAction, Target, VisitPlan
 PAGE_SIZE = 50
 
 # ---- Planning pages (SPEC §6) ----
-
-def may_edit_targets(user) -> bool:
-    """Supervisors (their regions' stores, by scope) and analysts; reps and KA managers read."""
-    return user.sees_everything or user.role == Role.SUPERVISOR
-
 
 @login_required
 def target_list(request):
@@ -44,7 +40,7 @@ def target_list(request):
     month = data.get("month") or timezone.localdate().replace(day=1)
     group = data.get("group") or "store"
     visible = Target.objects.visible_to(user)
-    editable = may_edit_targets(user)
+    editable = can(user, Action.EDIT_PLANNING)
     edit_form = None
     if request.method == "POST":
         if not editable:
@@ -126,15 +122,11 @@ COMPLIANCE_WEEKS = 4
 COMPLIANCE_WARNING = 0.8  # below 80% of the planned visits the week is flagged
 
 
-def may_see_compliance(user) -> bool:
-    return user.sees_everything or user.role == Role.SUPERVISOR
-
-
 @login_required
 def compliance_view(request):
     """Weekly visit-plan compliance (logged / planned) per rep of the supervisor's regions, this week and 3 before."""
     user, today = request.user, timezone.localdate()
-    if not may_see_compliance(user):
+    if not can(user, Action.EDIT_PLANNING):
         raise PermissionDenied
     this_week = computations.week_start(today)
     weeks = [this_week - timedelta(weeks=n) for n in range(COMPLIANCE_WEEKS - 1, -1, -1)]
@@ -162,7 +154,7 @@ def compliance_view(request):
 def coverage_view(request):
     """Stores covered by the wrong team, with the reps of the right team in the store's region to hand them to."""
     user = request.user
-    if not may_see_compliance(user):
+    if not can(user, Action.EDIT_PLANNING):
         raise PermissionDenied
     visible = Store.objects.visible_to(user)
     if request.method == "POST":
@@ -250,7 +242,7 @@ def account_plan_view(request, code, year):
 def visit_plan_list(request):
     """The visit plans in scope (reps: their own); supervisors and analysts tick the weekdays of each store."""
     user = request.user
-    editable = may_edit_targets(user)
+    editable = can(user, Action.EDIT_PLANNING)
     plans = VisitPlan.objects.visible_to(user).filter(store__active=True)
     if request.method == "POST":
         if not editable:

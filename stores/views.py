@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.dates import WEEKDAYS
 
 from alerts import cards
+from org.access import Action, can
 from org.models import Region, Role, User
 from planning.models import VisitPlan
 
@@ -105,7 +106,7 @@ def store_detail(request, code):
 @login_required
 def rep_list(request):
     user, today = request.user, timezone.localdate()
-    if not (user.sees_everything or user.role == Role.SUPERVISOR):
+    if not can(user, Action.SEE_REPS):
         raise PermissionDenied
     reps = User.objects.filter(role=Role.SALES_MANAGER, is_active=True)
     if not user.sees_everything:
