@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from org.access import Action, can
 from stores import services as store_services
 from stores.models import StoreVisit
 
@@ -292,17 +293,12 @@ def potential_model(request):
             "press_ok": fit.press_r2 is not None and fit.press_r2 >= params.model_min_press_r2,
             "coefficients": _coefficients(fit),
         })
-    if request.user.sees_everything:
+    if can(request.user, Action.RUN_ANALYTICS):
         context["runs"] = AnalyticsRun.objects.visible_to(request.user).select_related("requested_by")[:RUN_HISTORY]
     return render(request, "analytics/model.html", context)
 
 
 # --- suspect days -------------------------------------------------------------------------
-
-
-def may_confirm_suspects(user) -> bool:
-    """Reps (own stores), supervisors (their regions), analysts and admins; KA managers only read."""
-    return user.sees_everything or user.is_sales_manager or user.is_supervisor
 
 
 def with_typical_total(visits):
@@ -329,14 +325,14 @@ def suspect_list(request):
     )
     page = Paginator(visits, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "analytics/suspect_list.html", {
-        "page": page, "state": state, "may_confirm": may_confirm_suspects(request.user), "typical_days": TYPICAL_DAYS,
+        "page": page, "state": state, "may_confirm": can(request.user, Action.LOG_VISITS), "typical_days": TYPICAL_DAYS,
     })
 
 
 @login_required
 @require_POST
 def suspect_confirm(request, pk):
-    if not may_confirm_suspects(request.user):
+    if not can(request.user, Action.LOG_VISITS):  # reps, supervisors, analysts, admins; KA managers only read
         raise PermissionDenied
     visit = get_object_or_404(StoreVisit.objects.visible_to(request.user).select_related("store"), pk=pk)
     try:
