@@ -7,8 +7,8 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 
 from .access import Action
-
 from .models import Region, Role, Team, User
+
 
 class UsernameRateThrottle(SimpleRateThrottle):
     """Limits token requests per username, so a password cannot be guessed from many addresses."""

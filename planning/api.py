@@ -7,12 +7,12 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from accounts.models import KeyAccount
 from org.access import Action
+from org.models import User
 
 from . import services
 from .forms import MonthField
-from org.models import User
-
 from .models import AccountPlan, BusinessReview, ForecastMonth, PlanAction, PlanObjective, Target, VisitPlan
 
 
@@ -198,8 +198,6 @@ class EditableAccountField(serializers.SlugRelatedField):
         super().__init__(slug_field="code", **kwargs)
 
     def get_queryset(self):
-        from accounts.models import KeyAccount
-
         return KeyAccount.objects.editable_by(self.context["request"].user)
 
 
