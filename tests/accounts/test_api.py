@@ -2,7 +2,7 @@ import pytest
 
 from accounts.models import KeyAccount
 from tests.conftest import client_for
-from tests.factories import KAManagerFactory, KeyAccountFactory, StoreFactory
+from tests.factories import KAManagerFactory, KeyAccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -57,6 +57,17 @@ def test_an_analyst_creates_an_account_with_an_owner(analyst, ka1):
     assert response.status_code == 201
     assert response.json()["owner"] == "ka1"
     assert response.json()["tier"] == ""
+
+
+def test_only_analysts_and_admins_delete_or_reassign_an_account(ka1, ka2, analyst):
+    KeyAccountFactory(code="wm", owner=ka1)
+    KeyAccountFactory(code="cf", owner=ka1)
+
+    assert client_for(ka1).delete("/api/v1/accounts/wm/").status_code == 403
+    assert client_for(ka2).delete("/api/v1/accounts/wm/").status_code == 404
+    assert client_for(analyst).patch("/api/v1/accounts/cf/", {"owner": "ka2"}, format="json").status_code == 200
+    assert client_for(analyst).delete("/api/v1/accounts/wm/").status_code == 204
+    assert list(KeyAccount.objects.values_list("code", "owner__username")) == [("cf", "ka2")]
 
 
 @pytest.mark.parametrize(
