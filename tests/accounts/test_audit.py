@@ -82,7 +82,7 @@ def test_a_visit_correction_is_recorded_with_the_rep_and_the_old_figure(rep, my_
 def test_a_visit_correction_shows_on_the_dossier_of_the_stores_account(client, ka1, wm, rep):
     store = wm.stores.get()
     visit = StoreVisitFactory(store=store, total_sales=100, own_sales=20)
-    client_for(rep).post(f"/api/v1/visits/", {"store": store.code, "date": (timezone.localdate() - dt.timedelta(days=1)).isoformat(),
+    client_for(rep).post("/api/v1/visits/", {"store": store.code, "date": (timezone.localdate() - dt.timedelta(days=1)).isoformat(),
                                                "total_sales": 50, "own_sales": 5}, format="json")
     client_for(rep).patch(f"/api/v1/visits/{visit.pk}/", {"total_sales": 120}, format="json")
     client.force_login(ka1)

@@ -265,8 +265,8 @@ def test_next_birthday_of_a_leap_day_child_in_a_common_year_is_the_first_of_marc
 
 def test_the_org_chart_nests_reports_strongest_first_and_survives_a_stored_cycle(wm):
     boss = DecisionMakerFactory(account=wm, name="Boss", influence=5)
-    weak = DecisionMakerFactory(account=wm, name="Weak", influence=1, reports_to=boss)
-    strong = DecisionMakerFactory(account=wm, name="Strong", influence=4, reports_to=boss)
+    DecisionMakerFactory(account=wm, name="Weak", influence=1, reports_to=boss)
+    DecisionMakerFactory(account=wm, name="Strong", influence=4, reports_to=boss)
     x = DecisionMakerFactory(account=wm, name="X")
     y = DecisionMakerFactory(account=wm, name="Y", reports_to=x)
     DecisionMaker.objects.filter(pk=x.pk).update(reports_to=y)  # bypasses validation, as a race could

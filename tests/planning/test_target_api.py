@@ -8,7 +8,7 @@ from planning import services
 from planning.models import Target
 from stores.models import Store
 from tests.conftest import client_for
-from tests.factories import RegionFactory, RepFactory, StoreFactory, StoreVisitFactory, SupervisorFactory
+from tests.factories import RegionFactory, RepFactory, StoreFactory, StoreVisitFactory
 from tests.planning.helpers import score
 
 pytestmark = pytest.mark.django_db
