@@ -418,10 +418,13 @@ def test_the_store_list_issues_the_same_queries_for_2_and_20_stores(request, as_
     add_stores(2, region, rep)
 
     small = count_queries(client, reverse("store-list"))
-    add_stores(18, RegionFactory(), rep)
+    other = RegionFactory()  # without a share row of its own: the country panel
+    other.supervisors.add(*region.supervisors.all())  # the supervisor sees the new stores too
+    add_stores(18, other, rep)
     large = count_queries(client, reverse("store-list"))
 
     assert small == large
+    assert len(client.get(reverse("store-list")).context["page"].object_list) == 20
 
 
 def test_the_rep_list_issues_the_same_queries_for_2_and_20_reps(as_user, supervisor, region):
@@ -560,3 +563,15 @@ def test_a_rep_sees_only_own_visits_in_the_visit_list(as_user, rep, my_store, th
     page = as_user(rep).get(reverse("visit-list")).context["page"]
 
     assert [v.store.code for v in page.object_list] == ["mine"]
+
+
+def test_the_visit_list_issues_the_same_queries_for_4_and_40_visits(as_user, supervisor, region, rep):
+    client = as_user(supervisor)
+    add_stores(2, region, rep)
+
+    small = count_queries(client, reverse("visit-list"))
+    add_stores(18, region, RepFactory(region=region))
+    large = count_queries(client, reverse("visit-list"))
+
+    assert small == large
+    assert len(client.get(reverse("visit-list")).context["page"].object_list) == 40
