@@ -18,9 +18,10 @@ Inputs
 
 Outputs
 - `screen_suspects` returns the visits up to `as_of` with bool `in_window`, `suspect`, `valid`.
-- The per-store steps return the stores frame indexed by `store_id` with columns added:
-  `obs_days`, `observed`, `p_obs`, `own_annual` | `abc`, `xyz` | `recency`, `customer_status`.
-- `observe_grid` returns (the stores with all of those but `abc`, the flagged suspect days
+- `add_customer_status` returns the stores frame indexed by `store_id` with `recency` and
+  `customer_status` added.
+- `observe_grid` returns (the stores frame indexed by `store_id` with `obs_days`, `observed`,
+  `p_obs`, `own_annual`, `xyz`, `recency` and `customer_status` added, the flagged suspect days
   [`store_id`, `date`, `confirmed`]); `scoring.score_observations` takes it from there.
 Missing numbers are NaN; text columns use pandas' `str` dtype, missing text is NaN.
 
@@ -37,7 +38,6 @@ import pandas as pd
 from . import frames
 from .grid import VisitGrid, day_number, day_numbers, positions, row_medians, row_middles, timestamp
 from .params import Params, window_first_day
-from .scoring import abc
 
 
 # --- §3.1-3.2 window, valid days, suspects -----------------------------------------------
@@ -128,14 +128,6 @@ def _observed(grid: VisitGrid, valid: np.ndarray, window_start: int, closed: np.
     return {"obs_days": obs_days, "observed": observed, "p_obs": p_obs, "own_annual": own_annual}
 
 
-def observed_potential(valid_visits: pd.DataFrame, stores: pd.DataFrame, params: Params) -> pd.DataFrame:
-    """Stores with `obs_days`, `observed`, `p_obs` (NaN unless observed) and `own_annual` (O)."""
-    stores = frames.indexed(stores, "store_id")
-    v = valid_visits[(valid_visits["valid"] & valid_visits["in_window"]).to_numpy()]
-    grid = VisitGrid.from_frame(v, stores.index)
-    return stores.assign(**_observed(grid, grid.visited, grid.first, _closed_matrix(stores), params))
-
-
 # --- §3.8 ABC-XYZ ------------------------------------------------------------------------
 
 
@@ -164,14 +156,6 @@ def _xyz(grid: VisitGrid, valid: np.ndarray, as_of, params: Params) -> np.ndarra
         ["N", "Z", "X", "Y"],
         "Z",
     )
-
-
-def add_xyz(stores: pd.DataFrame, valid_visits: pd.DataFrame, as_of, params: Params) -> pd.DataFrame:
-    """Add `abc` (on O) and `xyz` ('X'|'Y'|'Z'|'N') from the 12 complete months before as_of's month."""
-    stores = frames.indexed(stores, "store_id")
-    grid = VisitGrid.from_frame(valid_visits[valid_visits["valid"].to_numpy()], stores.index)
-    xyz = _xyz(grid, grid.visited, as_of, params)
-    return stores.assign(abc=abc(stores["own_annual"], params)["cls"], xyz=frames.text(xyz, stores.index))
 
 
 # --- §3.9 lost customers -----------------------------------------------------------------

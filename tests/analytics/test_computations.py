@@ -23,9 +23,7 @@ from analytics.scoring import (
 )
 from analytics.store_rules import (
     add_customer_status,
-    add_xyz,
     observe_grid,
-    observed_potential,
     screen_suspects,
 )
 from stores.rules import MARKET_SHARE_COLUMNS
@@ -150,8 +148,10 @@ def test_python_dates_are_accepted():
 # --- §3.3 observed potential --------------------------------------------------------------
 
 
-def screened(frame, as_of=AS_OF):
-    return screen_suspects(frame, as_of, P)
+def observed(frame, table, as_of=AS_OF):
+    """The per-store rules as the run applies them (`observe_grid`), on a long visits frame."""
+    grid = VisitGrid.from_frame(frame, table.index, last=day_number(as_of))
+    return observe_grid(grid, None, table, P, as_of)[0]
 
 
 def test_the_weekday_estimator_corrects_a_weekend_light_sample():
@@ -161,7 +161,7 @@ def test_the_weekday_estimator_corrects_a_weekend_light_sample():
     weekends = pd.to_datetime(["2024-06-08", "2024-06-09", "2024-06-15", "2024-06-16"])
     v = pd.concat([visits(1, weekdays, 10, 1), visits(1, weekends, 40, 4)], ignore_index=True)
 
-    result = observed_potential(screened(v), stores([1]), P)
+    result = observed(v, stores([1]))
 
     assert result.loc[1, "obs_days"] == 24
     assert bool(result.loc[1, "observed"]) is True
@@ -176,7 +176,7 @@ def test_a_fully_visited_window_equals_the_plain_mean_times_365():
     owns = rng.integers(0, 1, 364) + totals // 3
     v = visits(1, last_days(364), totals, owns)
 
-    result = observed_potential(screened(v), stores([1]), P)
+    result = observed(v, stores([1]))
 
     assert result.loc[1, "obs_days"] == 364
     assert result.loc[1, "p_obs"] == pytest.approx(365 * totals.mean(), rel=1e-12)
@@ -189,7 +189,7 @@ def test_a_store_needs_twenty_valid_days_and_two_per_open_weekday():
     twenty_one = visits(3, last_days(21), 7, 2)
     v = pd.concat([nineteen, one_wednesday, twenty_one], ignore_index=True)
 
-    result = observed_potential(screened(v), stores([1, 2, 3]), P)
+    result = observed(v, stores([1, 2, 3]))
 
     expected = pd.DataFrame(
         {"obs_days": [19, 31, 21], "observed": [False, False, True], "p_obs": [NAN, NAN, 365 * 7.0],
@@ -204,7 +204,7 @@ def test_a_closed_weekday_contributes_zero_and_needs_no_visits():
     open_days = [d for d in last_days(28) if d.day_of_week != 6]
     v = pd.concat([visits(1, open_days, 12, 3), visits(1, ["2024-06-30"], 70, 7)], ignore_index=True)
 
-    result = observed_potential(screened(v), stores([1], closed_weekdays=[[6]]), P)
+    result = observed(v, stores([1], closed_weekdays=[[6]]))
 
     assert result.loc[1, "obs_days"] == 25
     assert bool(result.loc[1, "observed"]) is True
@@ -215,7 +215,7 @@ def test_a_closed_weekday_contributes_zero_and_needs_no_visits():
 def test_suspects_and_zero_days_are_left_out_and_a_store_without_valid_days_has_zero_own():
     v = pd.concat([typo_store(), visits(2, last_days(3), 0)], ignore_index=True)
 
-    result = observed_potential(screened(v), stores([1, 2, 3]), P)
+    result = observed(v, stores([1, 2, 3]))
 
     assert result["obs_days"].tolist() == [11, 0, 0]
     assert result["own_annual"].tolist() == [365.0, 0.0, 0.0]
@@ -643,7 +643,7 @@ def test_xyz_uses_the_population_sd_of_monthly_means():
     ], ignore_index=True)
     table = stores([1, 2, 3, 4, 5, 6, 7], own_annual=[6.0, 5.0, 4.0, 3.0, 2.0, 1.0, 0.0])
 
-    result = add_xyz(table, screen_suspects(v, as_of, P), as_of, P)
+    result = observed(v, table, as_of).assign(abc=abc(table["own_annual"], P)["cls"])
 
     assert result["xyz"].tolist() == ["X", "Y", "Z", "N", "Z", "N", "N"]
     # O: T = 21, before 0, 6, 11, 15 (< 16.8), 18 (< 19.95), 20, and 0 is C.
@@ -658,7 +658,7 @@ def test_xyz_averages_days_within_a_month_and_skips_months_without_a_valid_day()
         visits(1, ["2024-07-03"], 0, 0),  # not valid: July is skipped
     ], ignore_index=True)
 
-    result = add_xyz(stores([1], own_annual=[1.0]), screen_suspects(v, as_of, P), as_of, P)
+    result = observed(v, stores([1], own_annual=[1.0]), as_of)
 
     # Six months: 10 x5 and 9 -> mean 59 / 6, SD sqrt(5/36) = 0.3727, CV 0.038.
     assert result["xyz"].tolist() == ["X"]
