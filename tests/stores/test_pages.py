@@ -167,6 +167,20 @@ def test_the_market_share_falls_back_to_the_country_row(as_user, rep, my_store):
     assert response.context["page"].object_list[0].market_share.share == 0.40
 
 
+def test_without_a_share_row_the_card_compares_with_the_panel_of_the_country_as_alerts_do(as_user, rep, my_store, elsewhere):
+    today = TODAY()
+    for back in range(8):
+        StoreVisitFactory(store=my_store, date=today - dt.timedelta(days=back), total_sales=100, own_sales=10)
+    StoreVisitFactory(store=elsewhere, date=today, total_sales=200, own_sales=110)
+
+    response = as_user(rep).get(reverse("store-list"))
+
+    store = response.context["page"].object_list[0]
+    assert (store.share, store.market_share.share, store.market_share.source) == (0.1, 0.19, "panel")  # 190 of 1000
+    assert store.share_status == "below"
+    assert "of the panel of stores" in response.content.decode()
+
+
 def test_the_card_follows_the_alert_window_and_minimum_days_of_the_analytics_settings(as_user, rep, my_store):
     today = TODAY()
     for back in (0, 5, 10):
