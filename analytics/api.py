@@ -1,4 +1,5 @@
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -9,8 +10,8 @@ from rest_framework.views import APIView
 
 from org.access import Action
 
-from .models import AccountScore, AnalyticsRun, PotentialModelFit, StoreScore
 from . import services
+from .models import AccountScore, AnalyticsRun, PotentialModelFit, StoreScore
 
 AS_OF = OpenApiParameter("as_of", str, description="YYYY-MM-DD; default: the latest run")
 
@@ -137,8 +138,6 @@ class AnalyticsRunSerializer(serializers.ModelSerializer):
         read_only_fields = [f for f in fields if f != "as_of"]
 
     def validate_as_of(self, value):
-        from django.utils import timezone
-
         if value > timezone.localdate():
             raise serializers.ValidationError(_("A run cannot score a day in the future."))
         return value
