@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 HOST ?= 127.0.0.1:8000
 
-.PHONY: install browser run worker beat test test-fast clean
+.PHONY: install browser lint run worker beat test test-fast clean
 
 install: $(VENV)/.installed
 
@@ -30,7 +30,12 @@ worker: install
 beat: install
 	DJANGO_DEBUG=1 $(VENV)/bin/celery -A kacrm beat -l info
 
-test: install browser
+# Imports point one way (.importlinter) and pyflakes is clean (ruff.toml), then the suite.
+lint: install
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check .
+
+test: install browser lint
 	$(PY) -m pytest
 
 test-fast: install

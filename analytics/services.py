@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from . import loading, saving, scoring, store_rules
+from . import loading, saving, scoring, signals, store_rules
 from .models import AnalyticsRun, AnalyticsSettings, StoreScore
 
 STALE_RUN = timedelta(hours=6)  # a run "running" longer than this died with its worker
@@ -147,3 +147,8 @@ def recompute(*, as_of: date | None = None, run_id: int | None = None, requested
         run.finished_at = timezone.now()
         run.save()
     return run
+
+
+def announce(run: AnalyticsRun) -> list[str]:
+    """Tell the apps above that `run` succeeded (`signals.run_succeeded`); returns their one-line summaries."""
+    return [summary for _, summary in signals.run_succeeded.send(sender=AnalyticsRun, run=run) if summary]

@@ -1,7 +1,5 @@
 from celery import shared_task
 
-from alerts import evaluation as alert_services
-
 from . import services
 
 
@@ -12,4 +10,4 @@ def recompute_task(self, run_id=None, as_of=None):
         run = services.recompute(run_id=run_id, as_of=as_of)
     except services.RunInProgress as busy:
         raise self.retry(exc=busy, countdown=300)
-    alert_services.evaluate_nightly(as_of=run.as_of)  # the nightly part of SPEC §5, on the fresh suspects
+    services.announce(run)  # the apps above react: the nightly part of SPEC §5, on the fresh suspects

@@ -157,6 +157,7 @@ def main():
     ensure_database(args.database_url)
     os.environ["DATABASE_URL"] = args.database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kacrm.settings")
+    os.environ.setdefault("DJANGO_DEBUG", "1")  # a scratch database on this machine: the development settings
     os.environ.pop("REDIS_URL", None)
     import django
 

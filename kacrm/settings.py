@@ -141,7 +141,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# A publish must not hang a request when Redis is down (see alerts.services.publish_evaluation): few
+# A publish must not hang a request when Redis is down (see alerts.publish.publish_evaluation): few
 # retries, and a connect timeout for a host that drops packets instead of refusing (OS default: minutes).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "socket_connect_timeout": 2}
 

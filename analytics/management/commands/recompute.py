@@ -1,9 +1,7 @@
-import time
 from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
-from alerts import evaluation as alert_services
 from analytics import services
 
 
@@ -18,12 +16,7 @@ class Command(BaseCommand):
             run = services.recompute(as_of=as_of)
         except services.RunInProgress as busy:
             raise CommandError(str(busy))
-        tick = time.perf_counter()
-        alerts = alert_services.evaluate_nightly(as_of=run.as_of)  # the nightly part of SPEC §5
-        alert_summary = " alerts=skipped (a later day is scored)" if alerts is None else (
-            f" alerts_evaluated={alerts.evaluated} alerts_opened={len(alerts.opened)} "
-            f"alerts_recovered={len(alerts.recovered)} alerts={time.perf_counter() - tick:.2f}s"
-        )
+        summaries = services.announce(run)  # alerts: the nightly part of SPEC §5
         c, t = run.counts, run.timings
         self.stdout.write(
             f"recompute as_of={run.as_of} status={run.status} stores={c['stores']} accounts={c['accounts']} "
@@ -31,5 +24,5 @@ class Command(BaseCommand):
             f"suspects={c['suspects']} attack={c.get('zone_attack', 0)} defend={c.get('zone_defend', 0)} "
             f"model_usable={c['model_usable']} observe={t['observe']:.2f}s score={t['score']:.2f}s "
             f"save={t['save']:.2f}s total={t['total']:.2f}s"
-            f"{alert_summary}"
+            + "".join(f" {summary}" for summary in summaries)
         )
