@@ -84,24 +84,13 @@ class Store(models.Model):
         return f"{self.code} {self.name}"
 
 
-def valid_visit_q(prefix: str = "") -> Q:
-    """SPEC §3.1's valid day as a Q on the visit reached through `prefix`: the one valid-visit rule.
-
-    Raw SQL states it as `VALID_VISIT_SQL`; keep the two together.
-    """
-    return Q(**{f"{prefix}total_sales__gt": 0}) & (Q(**{f"{prefix}suspect": False}) | Q(**{f"{prefix}suspect_confirmed": True}))
-
-
-VALID_VISIT_SQL = "total_sales > 0 AND (NOT suspect OR suspect_confirmed)"
-
-
 class StoreVisitQuerySet(models.QuerySet):
     def visible_to(self, user):
         return access.visible(self, user, access.Scope.STORES, "store__")
 
     def valid(self):
         """Visits that count in the analytics (SPEC §3.1): sales recorded and not an unconfirmed suspect."""
-        return self.filter(valid_visit_q())
+        return self.filter(total_sales__gt=0).filter(Q(suspect=False) | Q(suspect_confirmed=True))
 
 
 class StoreVisit(models.Model):
