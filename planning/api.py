@@ -88,8 +88,9 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upd
         return month or timezone.localdate().replace(day=1)
 
     def perform_update(self, serializer):
-        services.edit_target(target=serializer.instance, target_own=serializer.validated_data["target_own"],
-                             user=self.request.user)
+        if "target_own" in serializer.validated_data:  # a PATCH without it changes nothing
+            services.edit_target(target=serializer.instance, target_own=serializer.validated_data["target_own"],
+                                 user=self.request.user)
 
     @extend_schema(parameters=[TargetSummaryQuery], responses=inline_serializer("TargetSummary", {
         "key": serializers.IntegerField(allow_null=True), "label": serializers.CharField(allow_null=True),
@@ -154,8 +155,9 @@ class VisitPlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
         )
 
     def perform_update(self, serializer):
-        services.edit_visit_plan(plan=serializer.instance, weekdays=serializer.validated_data["weekdays"],
-                                 user=self.request.user)
+        if "weekdays" in serializer.validated_data:  # a PATCH without them changes nothing
+            services.edit_visit_plan(plan=serializer.instance, weekdays=serializer.validated_data["weekdays"],
+                                     user=self.request.user)
 
 
 class PlanObjectiveSerializer(serializers.ModelSerializer):
