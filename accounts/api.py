@@ -5,10 +5,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.serializers import PolymorphicProxySerializerExtension
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
 
+from kacrm import dates
 from org.access import Action, can
 from org.models import Role, User
 
@@ -48,6 +50,35 @@ class KeyAccountSerializer(serializers.ModelSerializer):
         return attrs
 
 
+class KeyAccountSummarySerializer(serializers.ModelSerializer):
+    """What reps and supervisors read of an account of their stores: no profile, owner or dossier (SPEC §7)."""
+
+    tier = serializers.ChoiceField(choices=KeyAccount.Tier.choices, allow_blank=True, allow_null=True, read_only=True)
+
+    class Meta:
+        model = KeyAccount
+        fields = ["code", "name", "kind", "tier"]
+        read_only_fields = fields
+
+
+class AnyOfProxySerializer(PolymorphicProxySerializer):
+    """Documents a response as any of `serializers`: a full account also matches the summary, so not oneOf."""
+
+
+class AnyOfProxySerializerExtension(PolymorphicProxySerializerExtension):
+    target_class = AnyOfProxySerializer
+
+    def map_serializer(self, auto_schema, direction):
+        return {"anyOf": super().map_serializer(auto_schema, direction)["oneOf"]}
+
+
+def _account_or_summary(many=False):
+    return AnyOfProxySerializer(
+        component_name="KeyAccountOrSummary", serializers=[KeyAccountSerializer, KeyAccountSummarySerializer],
+        resource_type_field_name=None, many=many,
+    )
+
+
 class KeyAccountFilter(filters.FilterSet):
     owner = filters.CharFilter(field_name="owner__username")
 
@@ -56,19 +87,44 @@ class KeyAccountFilter(filters.FilterSet):
         fields = ["kind", "tier", "owner"]
 
 
-class KeyAccountViewSet(viewsets.ModelViewSet):
-    """Key accounts. Their KA manager (and analysts) edit them; analysts and admins create, delete and reassign."""
+class KeyAccountSummaryFilter(filters.FilterSet):
+    class Meta:
+        model = KeyAccount
+        fields = ["kind", "tier"]
 
-    serializer_class = KeyAccountSerializer
+
+@extend_schema_view(
+    list=extend_schema(responses=_account_or_summary(many=True)),
+    retrieve=extend_schema(responses=_account_or_summary()),
+)
+class KeyAccountViewSet(viewsets.ModelViewSet):
+    """Key accounts. Readers of the dossier (its KA manager, analysts, admins) get every field; reps and supervisors
+    the summary (`code`, `name`, `kind`, `tier`) of the accounts of their stores, and `owner` does not filter for them.
+    The KA manager (and analysts) edit an account; analysts and admins create, delete and reassign."""
+
     lookup_field = "code"
-    filterset_class = KeyAccountFilter
 
     @property
     def write_action(self):
         return Action.EDIT_DOSSIERS if self.action in ("update", "partial_update") else Action.MANAGE_ACCOUNTS
 
+    @property
+    def reads_dossiers(self):
+        # The schema documents the full account (requests, filters); its responses name both shapes.
+        return getattr(self, "swagger_fake_view", False) or can(self.request.user, Action.READ_DOSSIERS)
+
+    def get_serializer_class(self):
+        return KeyAccountSerializer if self.reads_dossiers else KeyAccountSummarySerializer
+
+    @property
+    def filterset_class(self):
+        return KeyAccountFilter if self.reads_dossiers else KeyAccountSummaryFilter
+
     def get_queryset(self):
-        return KeyAccount.objects.visible_to(self.request.user).select_related("owner").order_by("code")
+        user, accounts = self.request.user, KeyAccount.objects
+        if not self.reads_dossiers:
+            return accounts.visible_to(user).order_by("code")
+        return accounts.dossier_visible_to(user).select_related("owner").order_by("code")
 
     def perform_update(self, serializer):
         new_owner = serializer.validated_data.get("owner", serializer.instance.owner)
@@ -162,7 +218,7 @@ class DecisionMakerFilter(filters.FilterSet):
 
 
 class RelationshipEventFilter(filters.FilterSet):
-    date = filters.DateFromToRangeFilter()
+    date = dates.DateFromToRangeFilter()
     decision_maker = filters.NumberFilter(field_name="decision_makers", label=gettext_lazy("Decision-maker id"))
 
     class Meta:
@@ -184,13 +240,16 @@ ACCOUNT_CODE = OpenApiParameter(
 
 
 class AccountNestedViewSet(viewsets.ModelViewSet):
-    """Base of the dossier resources: the rows of the account in the URL, which must be visible (else 404)."""
+    """Base of the dossier resources: the rows of the account in the URL. Reps and supervisors may not read a
+    dossier (403); an account whose dossier the caller may not read is a 404."""
 
+    read_action = Action.READ_DOSSIERS
     write_action = Action.EDIT_DOSSIERS
 
     @cached_property
     def account(self):
-        return get_object_or_404(KeyAccount.objects.visible_to(self.request.user), code=self.kwargs["account_code"])
+        accounts = KeyAccount.objects.dossier_visible_to(self.request.user)
+        return get_object_or_404(accounts, code=self.kwargs["account_code"])
 
     def get_serializer_context(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no account in the URL

@@ -1,6 +1,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from kacrm import dates
+
 from .models import BuyingRole, Competitor, CompetitorPresence, CustomerRole, DecisionMaker, KeyAccount, RelationshipEvent
 
 DATE_INPUT = forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
@@ -103,7 +105,7 @@ class CompetitorForm(forms.Form):
     strengths = forms.CharField(label=_("Strengths"), required=False, widget=_text(2))
     weaknesses = forms.CharField(label=_("Weaknesses"), required=False, widget=_text(2))
     activity = forms.CharField(label=_("Recent activity"), required=False, widget=_text(2))
-    updated_on = forms.DateField(label=_("Updated on"), widget=DATE_INPUT)
+    updated_on = dates.DateField(label=_("Updated on"), widget=DATE_INPUT)
 
     @classmethod
     def for_presence(cls, presence: CompetitorPresence, **kwargs):

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from kacrm.dates import birthday_range, in_range
 from org import access
 from org.models import Role
 
@@ -47,8 +48,13 @@ class KeyAccountQuerySet(models.QuerySet):
         """Accounts whose code, name, kind and tier the user may read (SPEC §7)."""
         return access.visible(self, user, access.Scope.ACCOUNTS)
 
+    def dossier_visible_to(self, user):
+        """Accounts whose dossier (profile, people, events, competitors, plans, account-wide scores) the user
+        may read: a KA manager's own, every one for analysts and admins, none for reps and supervisors."""
+        return access.visible(self, user, access.Scope.DOSSIERS)
+
     def editable_by(self, user):
-        """Accounts whose dossier the user may read and change: owners, analysts and admins."""
+        """Accounts whose dossier the user may change: the same rows as `dossier_visible_to()`."""
         return access.visible(self, user, access.Scope.DOSSIERS)
 
 
@@ -147,10 +153,10 @@ class DecisionMaker(models.Model):
     )
     phone = models.CharField(_("phone"), max_length=40, blank=True)
     email = models.EmailField(_("email"), blank=True)
-    birthday = models.DateField(_("birthday"), null=True, blank=True)
+    birthday = models.DateField(_("birthday"), null=True, blank=True, validators=[birthday_range])
     interests = models.TextField(_("interests"), blank=True)
     notes = models.TextField(_("notes"), blank=True)
-    last_contacted = models.DateField(_("last contacted"), null=True, blank=True)
+    last_contacted = models.DateField(_("last contacted"), null=True, blank=True, validators=[in_range])
 
     audit = HistoricalRecords(verbose_name=_("historical decision-maker"))
 
@@ -226,7 +232,7 @@ class RelationshipEvent(models.Model):
     CONTACT_KINDS = (Kind.MEETING, Kind.CALL, Kind.VISIT, Kind.TENDER, Kind.CONTRACT, Kind.COMPLAINT, Kind.OTHER)
 
     account = models.ForeignKey(KeyAccount, verbose_name=_("account"), on_delete=models.CASCADE, related_name="events")
-    date = models.DateField(_("date"))
+    date = models.DateField(_("date"), validators=[in_range])
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     summary = models.TextField(_("summary"))
     decision_makers = models.ManyToManyField(
@@ -302,7 +308,7 @@ class CompetitorPresence(models.Model):
     strengths = models.TextField(_("strengths"), blank=True)
     weaknesses = models.TextField(_("weaknesses"), blank=True)
     activity = models.TextField(_("recent activity"), blank=True)
-    updated_on = models.DateField(_("updated on"), default=timezone.localdate)
+    updated_on = models.DateField(_("updated on"), default=timezone.localdate, validators=[in_range])
 
     audit = HistoricalRecords(verbose_name=_("historical competitor presence"))
 

@@ -3,6 +3,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from kacrm import dates
 from stores.forms import StoreChecksForm
 
 from .models import Alert
@@ -55,7 +56,7 @@ class AlertFilterForm(forms.Form):
 class FollowUpForm(StoreChecksForm):
     """The supervisor's check at the store."""
 
-    date = forms.DateField(label=_("Date of the check"), widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
+    date = dates.DateField(label=_("Date of the check"), widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
     actions = forms.CharField(
         label=_("Actions taken"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("What was done or agreed at the store: shelf moved, promotion set up, staff briefed ..."),

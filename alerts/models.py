@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from kacrm.dates import in_range
 from org import access
 
 
@@ -34,11 +35,11 @@ class Alert(models.Model):
     store = models.ForeignKey("stores.Store", verbose_name=_("store"), on_delete=models.CASCADE, related_name="alerts")
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.OPEN)
     # The reading that opened it: FSI(t) and FSI(t - 7) of SPEC §5 at t = opened_on.
-    opened_on = models.DateField(_("opened on"))
+    opened_on = models.DateField(_("opened on"), validators=[in_range])
     fsi_at_open = models.FloatField(_("FSI at opening"))
     fsi_week_before = models.FloatField(_("FSI a week before opening"))
     # The latest sufficient reading while the alert was active (the opening one to begin with).
-    latest_on = models.DateField(_("latest reading on"))
+    latest_on = models.DateField(_("latest reading on"), validators=[in_range])
     fsi_latest = models.FloatField(_("latest FSI"))
     store_share = models.FloatField(_("store share"), help_text=_("CS: own / total over the 28 days to the latest reading."))
     market_share = models.FloatField(_("market share"), help_text=_("MS at the latest reading."))
@@ -49,7 +50,7 @@ class Alert(models.Model):
         settings.AUTH_USER_MODEL, verbose_name=_("acknowledged by"), null=True, blank=True,
         on_delete=models.SET_NULL, related_name="+",
     )
-    closed_on = models.DateField(_("closed on"), null=True, blank=True)
+    closed_on = models.DateField(_("closed on"), null=True, blank=True, validators=[in_range])
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("resolved by"), null=True, blank=True,
@@ -94,7 +95,7 @@ class FollowUp(models.Model):
     alert = models.ForeignKey(Alert, verbose_name=_("alert"), on_delete=models.CASCADE, related_name="follow_ups")
     # The store again, so the cool-down of SPEC §5 is one indexed lookup per evaluation.
     store = models.ForeignKey("stores.Store", verbose_name=_("store"), on_delete=models.CASCADE, related_name="follow_ups")
-    date = models.DateField(_("date of the check"))
+    date = models.DateField(_("date of the check"), validators=[in_range])
     display_ok = models.BooleanField(_("display OK"), null=True, blank=True)
     promotion_ok = models.BooleanField(_("promotion OK"), null=True, blank=True)
     staff_ok = models.BooleanField(_("staff OK"), null=True, blank=True)

@@ -8,6 +8,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from kacrm import dates
 from org.access import Action
 
 from . import services
@@ -21,9 +22,9 @@ def as_of_param(request):
     value = request.query_params.get("as_of")
     if not value:
         return None
-    field = serializers.DateField()
+    field = dates.ApiDateField()
     try:
-        return field.to_internal_value(value)
+        return field.run_validation(value)
     except serializers.ValidationError as error:
         raise ValidationError({"as_of": error.detail})
 
@@ -89,9 +90,13 @@ class AccountScoreFilter(filters.FilterSet):
 
 @extend_schema(parameters=[AS_OF])
 class AccountScoreViewSet(viewsets.ReadOnlyModelViewSet):
+    """Account-wide scores, summed over all the account's stores: for readers of its dossier (reps and supervisors:
+    403; their own stores' figures are `scores/stores?account=`)."""
+
     queryset = AccountScore.objects.none()
     serializer_class = AccountScoreSerializer
     filterset_class = AccountScoreFilter
+    read_action = Action.READ_DOSSIERS
     lookup_field = "account__code"
     lookup_url_kwarg = "code"
 
@@ -127,7 +132,7 @@ class PotentialModelView(APIView):
 
 class AnalyticsRunSerializer(serializers.ModelSerializer):
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    as_of = serializers.DateField(required=False)
+    as_of = dates.ApiDateField(required=False)
 
     class Meta:
         model = AnalyticsRun

@@ -4,6 +4,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 
+from kacrm import dates
 from accounts.models import KeyAccount
 from org.models import Region
 
@@ -41,7 +42,7 @@ DEFAULT_SORT = "-potential"
 class RunDateForm(forms.Form):
     """`?as_of=`: which scored day to show. Invalid input falls back to the latest run, with the error shown."""
 
-    as_of = forms.DateField(
+    as_of = dates.DateField(
         label=_("Run of"), required=False, widget=forms.Select,
         error_messages={"invalid": _("Enter a valid date (YYYY-MM-DD).")},
     )

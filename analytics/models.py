@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from kacrm.dates import in_range
 from accounts.models import KeyAccount
 from org import access
 from stores.models import Store
@@ -51,7 +52,7 @@ class AnalyticsRun(models.Model):
         SUCCEEDED = "succeeded", _("Succeeded")
         FAILED = "failed", _("Failed")
 
-    as_of = models.DateField(_("as of"))
+    as_of = models.DateField(_("as of"), validators=[in_range])
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
     params = models.JSONField(_("parameters"), default=dict)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
@@ -94,7 +95,7 @@ class StoreScore(models.Model):
     store = models.ForeignKey(
         Store, on_delete=models.CASCADE, related_name="scores", verbose_name=_("store"), db_index=False
     )
-    as_of = models.DateField(_("as of"))
+    as_of = models.DateField(_("as of"), validators=[in_range])
     obs_days = models.PositiveIntegerField(_("valid days"))
     observed = models.BooleanField(_("observed"))
     p_obs = models.FloatField(_("observed potential"), null=True)
@@ -128,9 +129,8 @@ class StoreScore(models.Model):
 
 class AccountScoreQuerySet(models.QuerySet):
     def visible_to(self, user):
-        if not user.is_authenticated:
-            return self.none()
-        return self.filter(account__in=KeyAccount.objects.visible_to(user).values("pk"))
+        """Account-wide figures (summed over every store, other regions' too) are part of the dossier (SPEC §7)."""
+        return access.visible(self, user, access.Scope.DOSSIERS, "account__")
 
     def latest(self, as_of=None):
         if as_of is None:
@@ -142,7 +142,7 @@ class AccountScore(models.Model):
     account = models.ForeignKey(
         KeyAccount, on_delete=models.CASCADE, related_name="scores", verbose_name=_("account"), db_index=False
     )
-    as_of = models.DateField(_("as of"))
+    as_of = models.DateField(_("as of"), validators=[in_range])
     potential = models.FloatField(_("potential"), null=True)
     own_annual = models.FloatField(_("own sales (annual)"), null=True)
     wallet_share = models.FloatField(_("wallet share"), null=True)
@@ -170,7 +170,7 @@ class AccountScore(models.Model):
 
 
 class PotentialModelFit(models.Model):
-    as_of = models.DateField(_("as of"), unique=True)
+    as_of = models.DateField(_("as of"), unique=True, validators=[in_range])
     n = models.PositiveIntegerField("n")
     m = models.PositiveIntegerField(_("predictors"))
     r2 = models.FloatField("R²", null=True)

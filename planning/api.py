@@ -7,6 +7,7 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from kacrm import dates
 from accounts.models import KeyAccount
 from org.access import Action
 from org.models import User
@@ -54,7 +55,7 @@ class TargetFilter(filters.FilterSet):
 
 class TargetSummaryQuery(serializers.Serializer):
     group = serializers.ChoiceField(choices=sorted(services.GROUPS))
-    month = serializers.DateField(required=False, input_formats=["%Y-%m", "%Y-%m-%d"])
+    month = dates.ApiDateField(required=False, input_formats=["%Y-%m", "%Y-%m-%d"])
 
 
 class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):

@@ -6,6 +6,7 @@ from django.utils.dates import WEEKDAYS, WEEKDAYS_ABBR
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
+from kacrm import dates
 from org.models import Role, User
 
 from .models import BusinessReview, PlanAction, PlanObjective
@@ -15,6 +16,7 @@ class MonthField(forms.CharField):
     """`YYYY-MM` (or any day of the month, `YYYY-MM-DD`) as the first day of that month."""
 
     default_error_messages = {"invalid": _("Give a month as YYYY-MM, such as 2026-11.")}
+    default_validators = [dates.in_range]
 
     def to_python(self, value):
         value = super().to_python(value)

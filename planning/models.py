@@ -4,6 +4,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from kacrm.dates import in_range
 from accounts.models import KeyAccount
 from org import access
 
@@ -48,9 +49,9 @@ class Target(HandEdited):
     """A store's target of own sales (units) for one month, generated from the latest score (SPEC §6)."""
 
     store = models.ForeignKey("stores.Store", verbose_name=_("store"), on_delete=models.CASCADE, related_name="targets")
-    month = models.DateField(_("month"), help_text=_("The first day of the month."))
+    month = models.DateField(_("month"), help_text=_("The first day of the month."), validators=[in_range])
     zone = models.CharField(_("zone"), max_length=12)
-    score_as_of = models.DateField(_("score as of"))
+    score_as_of = models.DateField(_("score as of"), validators=[in_range])
     potential = models.FloatField(_("potential"))
     wallet_share = models.FloatField(_("wallet share"))
     market_share = models.FloatField(_("market share"), null=True)
@@ -159,7 +160,7 @@ class PlanObjective(models.Model):
     title = models.CharField(_("objective"), max_length=200)
     metric = models.CharField(_("metric"), max_length=16, choices=Metric.choices)
     target = models.FloatField(_("target"))
-    due = models.DateField(_("due"))
+    due = models.DateField(_("due"), validators=[in_range])
     achieved = models.FloatField(_("achieved so far"), null=True, blank=True)
 
     class Meta:
@@ -184,7 +185,7 @@ class PlanAction(models.Model):
         settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True, blank=True,
         on_delete=models.SET_NULL, related_name="plan_actions",
     )
-    due = models.DateField(_("due"))
+    due = models.DateField(_("due"), validators=[in_range])
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.OPEN)
 
     class Meta:
@@ -201,7 +202,7 @@ class BusinessReview(models.Model):
 
     plan = models.ForeignKey(AccountPlan, verbose_name=_("plan"), on_delete=models.CASCADE, related_name="reviews")
     quarter = models.PositiveSmallIntegerField(_("quarter"), choices=[(q, f"Q{q}") for q in range(1, 5)])
-    date = models.DateField(_("date"))
+    date = models.DateField(_("date"), validators=[in_range])
     held = models.BooleanField(_("held"), default=False)
     summary = models.TextField(_("summary and agreements"), blank=True, max_length=4000)
 

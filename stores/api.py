@@ -6,6 +6,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from kacrm import dates
 from accounts.models import KeyAccount
 from org.access import Action
 from org.models import Region, Role, User
@@ -99,7 +100,7 @@ class BulkVisitItemSerializer(serializers.Serializer):
     """One item of a bulk batch; the store code is resolved for the whole batch at once."""
 
     store = serializers.CharField(max_length=32)
-    date = serializers.DateField()
+    date = dates.ApiDateField()
     total_sales = serializers.IntegerField(min_value=0, max_value=10_000_000)
     own_sales = serializers.IntegerField(min_value=0, max_value=10_000_000)
     display_ok = serializers.BooleanField(allow_null=True, required=False, default=None)
@@ -129,7 +130,7 @@ class StoreVisitFilter(filters.FilterSet):
     store = filters.CharFilter(field_name="store__code")
     region = filters.CharFilter(field_name="store__region__code")
     rep = filters.CharFilter(field_name="rep__username")
-    date = filters.DateFromToRangeFilter()
+    date = dates.DateFromToRangeFilter()
     suspect = filters.BooleanFilter()
 
     class Meta:
@@ -248,7 +249,7 @@ class MarketShareSerializer(serializers.ModelSerializer):
 
 class MarketShareFilter(filters.FilterSet):
     region = filters.CharFilter(field_name="region__code")
-    valid_on = filters.DateFilter(method="filter_valid_on")
+    valid_on = dates.DateFilter(method="filter_valid_on")
 
     class Meta:
         model = MarketShare

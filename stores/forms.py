@@ -3,6 +3,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from kacrm import dates
 from org.models import Region, User
 
 from .models import MAX_DAILY_UNITS
@@ -39,7 +40,7 @@ class VisitForm(StoreChecksForm):
     """One store visit; `visit` carries the id of the visit being corrected, empty for a new one."""
 
     visit = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    date = forms.DateField(label=_("Date"), widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
+    date = dates.DateField(label=_("Date"), widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
     total_sales = _count_input(_("Total category sales"), _("Units sold today, all brands."))
     own_sales = _count_input(_("Our sales"), _("Units of our brand."))
     notes = forms.CharField(
@@ -117,10 +118,10 @@ class VisitFilterForm(forms.Form):
         empty_label=_("All sales managers"),
     )
     store = forms.CharField(label=_("Store code"), required=False, max_length=32)
-    date_from = forms.DateField(
+    date_from = dates.DateField(
         label=_("From"), required=False, widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
     )
-    date_to = forms.DateField(
+    date_to = dates.DateField(
         label=_("To"), required=False, widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
     )
 

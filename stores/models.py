@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from kacrm.dates import in_range
 from org import access
 from org.models import Role
 
@@ -95,7 +96,7 @@ class StoreVisitQuerySet(models.QuerySet):
 
 class StoreVisit(models.Model):
     store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.CASCADE, related_name="visits")
-    date = models.DateField(_("date"))
+    date = models.DateField(_("date"), validators=[in_range])
     rep = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("sales manager"), null=True, blank=True,
         on_delete=models.SET_NULL, related_name="visits",
@@ -172,8 +173,8 @@ class MarketShare(models.Model):
         "org.Region", verbose_name=_("region"), null=True, blank=True,
         on_delete=models.CASCADE, related_name="market_shares", help_text=_("Empty for the whole country."),
     )
-    period_start = models.DateField(_("period start"))
-    period_end = models.DateField(_("period end"))
+    period_start = models.DateField(_("period start"), validators=[in_range])
+    period_end = models.DateField(_("period end"), validators=[in_range])
     share = models.FloatField(_("share"), help_text=_("Our market share, between 0 and 1 (0.25 = 25%)."))
     source = models.CharField(_("source"), max_length=200, blank=True)
 

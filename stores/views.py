@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.dates import WEEKDAYS
 
 from alerts import cards
+from kacrm import dates
 from org.access import Action, can
 from org.models import Region, Role, User
 from planning.models import VisitPlan
@@ -75,7 +76,7 @@ def _form_day(request, today) -> date:
         day = date.fromisoformat(request.GET.get("date", ""))
     except ValueError:
         return today
-    return min(day, today)
+    return today if day < dates.EARLIEST else min(day, today)
 
 
 @login_required

@@ -1,15 +1,14 @@
-from datetime import date
-
 from django.core.management.base import BaseCommand, CommandError
 
 from analytics import services
+from kacrm.dates import iso_day
 
 
 class Command(BaseCommand):
     help = "Recompute store and account analytics (SPEC §3, §4) and evaluate alerts (§5) for one day, synchronously."
 
     def add_arguments(self, parser):
-        parser.add_argument("--as-of", type=date.fromisoformat, help="YYYY-MM-DD (default: yesterday)")
+        parser.add_argument("--as-of", type=iso_day, help="YYYY-MM-DD (default: yesterday)")
 
     def handle(self, *args, as_of=None, **options):
         try:

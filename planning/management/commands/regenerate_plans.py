@@ -1,8 +1,8 @@
-from datetime import date
-
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from planning import services
+from planning.forms import MonthField
 
 
 class Command(BaseCommand):
@@ -15,9 +15,9 @@ class Command(BaseCommand):
     def handle(self, *args, month=None, **options):
         if month:
             try:
-                first = date.fromisoformat(f"{month}-01")
-            except ValueError:
-                raise CommandError("Give --month as YYYY-MM, such as 2026-12.")
+                first = MonthField().clean(month)
+            except ValidationError as error:
+                raise CommandError(" ".join(error.messages))
             result = {"month": first.isoformat(), "targets": services.generate_targets(month=first),
                       "visit_plans": services.generate_visit_plans()}
         else:
