@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from analytics.models import AccountScore, StoreScore, Zone
+from org.access import Action, can
 from org.models import User
 from stores.audit import visit_corrections
 from stores.models import Store
@@ -46,6 +47,10 @@ def _account_or_404(user, code) -> KeyAccount:
     return get_object_or_404(KeyAccount.objects.visible_to(user).select_related("owner"), code=code)
 
 
+def _may_read(user, account) -> bool:
+    return KeyAccount.objects.dossier_visible_to(user).filter(pk=account.pk).exists()
+
+
 def _may_edit(user, account) -> bool:
     return KeyAccount.objects.editable_by(user).filter(pk=account.pk).exists()
 
@@ -55,24 +60,25 @@ def _may_edit(user, account) -> bool:
 
 @login_required
 def account_list(request):
+    """Readers of dossiers: their accounts with owner, scores, people and last event; reps and supervisors: the
+    summary (code, name, kind, tier) of the accounts of their stores, with how many of those stores are theirs."""
     user = request.user
-    accounts = KeyAccount.objects.visible_to(user)
+    full = can(user, Action.READ_DOSSIERS)
+    accounts = KeyAccount.objects.dossier_visible_to(user) if full else KeyAccount.objects.visible_to(user)
     query = request.GET.get("q", "").strip()[:100]
     if query:
         accounts = accounts.filter(Q(code__icontains=query) | Q(name__icontains=query))
-    day = AccountScore.objects.aggregate(last=Max("as_of"))["last"]
     stores = Store.objects.visible_to(user).filter(account=OuterRef("pk"), active=True).order_by()
-    people = DecisionMaker.objects.filter(account=OuterRef("pk")).order_by()
-    last_event = RelationshipEvent.objects.filter(account=OuterRef("pk")).order_by("-date").values("date")[:1]
 
     def count(qs):
         return Coalesce(Subquery(qs.values("account").annotate(n=Count("pk")).values("n"), output_field=IntegerField()), Value(0))
 
-    rows = (
-        accounts.select_related("owner")
-        .annotate(store_count=count(stores), people_count=count(people), last_event=Subquery(last_event))
-        .order_by("name", "code")
-    )
+    rows = accounts.annotate(store_count=count(stores)).order_by("name", "code")
+    day = AccountScore.objects.aggregate(last=Max("as_of"))["last"] if full else None
+    if full:
+        people = DecisionMaker.objects.filter(account=OuterRef("pk")).order_by()
+        last_event = RelationshipEvent.objects.filter(account=OuterRef("pk")).order_by("-date").values("date")[:1]
+        rows = rows.select_related("owner").annotate(people_count=count(people), last_event=Subquery(last_event))
     if day:
         rows = rows.annotate(score=FilteredRelation("scores", condition=Q(scores__as_of=day))).annotate(
             zone=F("score__zone"), potential=F("score__potential"), sow_pct=F("score__wallet_share") * 100,
@@ -82,7 +88,7 @@ def account_list(request):
     page.object_list = list(page.object_list)
     for account in page.object_list:
         account.zone_label = Zone(account.zone).label if getattr(account, "zone", None) else ""
-    return render(request, "accounts/account_list.html", {"page": page, "query": query, "day": day})
+    return render(request, "accounts/account_list.html", {"page": page, "query": query, "day": day, "full": full})
 
 
 # -- the dossier ----------------------------------------------------------------------------------
@@ -374,9 +380,20 @@ def _edit_form(target, account, people, events, presences):
     return {}
 
 
+def render_summary(request, account):
+    """What a rep or supervisor sees of an account of their stores: code, name, kind, tier and their stores' scores."""
+    day = StoreScore.objects.aggregate(last=Max("as_of"))["last"]
+    return render(request, "accounts/account_summary.html", {
+        "account": account, "store_day": day, **_stores_section(request.user, account, day),
+    })
+
+
 @login_required
 def dossier(request, code):
-    return render_dossier(request, _account_or_404(request.user, code))
+    account = _account_or_404(request.user, code)
+    if not _may_read(request.user, account):
+        return render_summary(request, account)
+    return render_dossier(request, account)
 
 
 # -- edits: small views posting back to the dossier (POST, redirect, GET) ------------------------

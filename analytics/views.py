@@ -214,6 +214,8 @@ def score_matrix(request):
 
 @login_required
 def account_matrix(request):
+    if not can(request.user, Action.READ_DOSSIERS):  # account-wide figures include other regions' stores
+        raise PermissionDenied
     run = chosen_run(request)
     context = _matrix_context(
         run, account_scores(request.user, run), code="account__code", name="account__name", detail_url="",
@@ -252,7 +254,7 @@ def score_comparison(request):
     return render(request, "analytics/comparison.html", {
         "run": run,
         "stores": split_counts(scores),
-        "accounts": split_counts(account_scores(request.user, run)),
+        "accounts": split_counts(account_scores(request.user, run)) if can(request.user, Action.READ_DOSSIERS) else None,
         "missed": listed.filter(missed_attack=True)[:TOP_LIST],
         "false_ka": listed.filter(false_ka=True)[:TOP_LIST],
         "top": TOP_LIST,

@@ -22,7 +22,9 @@ class Scope(Enum):
     STORES = "stores"  # stores and what hangs off one store: visits, scores, targets, plans
     REGIONS = "regions"
     ACCOUNTS = "accounts"  # a key account's code, name, kind and tier
-    DOSSIERS = "dossiers"  # an account's people, events, competitors, plans: owner and analysts
+    # The rest of an account: profile, people, events, competitors, plans and account-wide scores
+    # (figures summed over all its stores, other regions' included). Its KA manager, analysts, admins.
+    DOSSIERS = "dossiers"
     ALERTS = "alerts"
     EVERYTHING = "everything"  # analysts and admins only: runs, model fits, parameters
 
@@ -32,6 +34,7 @@ class Action(Enum):
     SEE_REPS = "see_reps"  # the rep list
     HANDLE_ALERTS = "handle_alerts"  # the alert inbox: acknowledge, follow up, resolve
     EDIT_PLANNING = "edit_planning"  # targets and visit plans of stores in scope; compliance
+    READ_DOSSIERS = "read_dossiers"  # read dossiers (Scope.DOSSIERS) and account-wide scores; else the summary
     EDIT_DOSSIERS = "edit_dossiers"  # edit own accounts' profiles, dossiers and account plans
     MANAGE_ACCOUNTS = "manage_accounts"  # create, delete and reassign key accounts
     EDIT_REFERENCE = "edit_reference"  # stores, regions, market shares, teams
@@ -45,7 +48,7 @@ SALES_MANAGER, SUPERVISOR, KA_MANAGER, ANALYST = "sales_manager", "supervisor", 
 GRANTS: dict[str, frozenset[Action]] = {
     SALES_MANAGER: frozenset({Action.LOG_VISITS}),
     SUPERVISOR: frozenset({Action.LOG_VISITS, Action.SEE_REPS, Action.HANDLE_ALERTS, Action.EDIT_PLANNING}),
-    KA_MANAGER: frozenset({Action.EDIT_DOSSIERS}),
+    KA_MANAGER: frozenset({Action.READ_DOSSIERS, Action.EDIT_DOSSIERS}),
     ANALYST: frozenset(Action) - {Action.MANAGE_PEOPLE},
 }
 
@@ -109,6 +112,8 @@ def scope(user, what: Scope, prefix: str = "") -> Q | None:
             return _store_q(user, role, prefix + "stores__")
         return NOBODY
     if what is Scope.DOSSIERS:
+        # Exactly the roles granted READ_DOSSIERS, on exactly their Scope.ACCOUNTS rows: a KA manager's own
+        # accounts. Reps and supervisors see an account of their stores as its summary only (code, name, kind, tier).
         return Q(**{f"{prefix}owner": user}) if role == KA_MANAGER else NOBODY
     return NOBODY  # Scope.EVERYTHING
 

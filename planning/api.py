@@ -261,9 +261,11 @@ class AccountPlanFilter(filters.FilterSet):
 
 class AccountPlanViewSet(viewsets.ModelViewSet):
     """Key-account plans per year (SPEC §6) with nested objectives, actions, reviews and forecast; a write replaces
-    each nested list it sends. Readers: whoever reads the account's dossier; writers: its KA manager and analysts."""
+    each nested list it sends. Readers: whoever reads the account's dossier (reps and supervisors: 403); writers: its
+    KA manager and analysts."""
 
     serializer_class = AccountPlanSerializer
+    read_action = Action.READ_DOSSIERS
     write_action = Action.EDIT_DOSSIERS
     filterset_class = AccountPlanFilter
 

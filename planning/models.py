@@ -112,8 +112,8 @@ class VisitPlan(HandEdited):
 
 class AccountPlanQuerySet(models.QuerySet):
     def visible_to(self, user):
-        """The plans of the accounts whose dossier the user may read."""
-        return self.filter(account__in=KeyAccount.objects.visible_to(user))
+        """The plans of the accounts whose dossier the user may read (none for reps and supervisors)."""
+        return self.filter(account__in=KeyAccount.objects.dossier_visible_to(user))
 
     def editable_by(self, user):
         return self.filter(account__in=KeyAccount.objects.editable_by(user))

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from accounts.models import Competitor, CompetitorPresence, DecisionMaker, KeyAccount, RelationshipEvent
 from tests.conftest import client_for
-from tests.factories import AnalystFactory, KeyAccountFactory, SupervisorFactory
+from tests.factories import AnalystFactory, KeyAccountFactory, StoreFactory, SupervisorFactory
 
 from .factories import CompetitorFactory, DecisionMakerFactory, EventFactory, PresenceFactory
 
@@ -121,12 +121,13 @@ def test_an_unknown_account_code_is_a_404(ka1, wm):
     assert RelationshipEvent.objects.count() == 0
 
 
-def test_a_rep_reads_the_dossier_of_an_account_of_own_stores_but_cannot_change_it(rep, wm, cf):
+def test_a_rep_may_neither_read_nor_change_the_dossier_of_an_account_of_own_stores(rep, wm, cf):
     boss = DecisionMakerFactory(account=wm, name="Boss")
     client = client_for(rep)
 
-    assert [r["name"] for r in client.get(url("wm", "decision-makers")).json()["results"]] == ["Boss"]
-    assert client.get(url("cf", "decision-makers")).status_code == 404
+    assert client.get(url("wm", "decision-makers")).status_code == 403
+    assert client.get(url("wm", "decision-makers", boss.pk)).status_code == 403
+    assert client.get(url("cf", "decision-makers")).status_code == 403
     assert client.post(url("wm", "decision-makers"), person(), format="json").status_code == 403
     assert client.patch(url("wm", "decision-makers", boss.pk), {"name": "Mine"}, format="json").status_code == 403
     assert client.delete(url("wm", "decision-makers", boss.pk)).status_code == 403
@@ -135,12 +136,12 @@ def test_a_rep_reads_the_dossier_of_an_account_of_own_stores_but_cannot_change_i
     assert Competitor.objects.count() == 0
 
 
-def test_a_supervisor_reads_the_accounts_of_own_regions_only(supervisor, wm, cf):
+def test_a_supervisor_may_neither_read_nor_change_the_dossier_of_an_account_of_own_regions(supervisor, wm, cf):
     EventFactory(account=wm)
     client = client_for(supervisor)
 
-    assert client.get(url("wm", "events")).json()["count"] == 1
-    assert client.get(url("cf", "events")).status_code == 404
+    assert client.get(url("wm", "events")).status_code == 403
+    assert client.get(url("cf", "events")).status_code == 403
     assert client.post(url("wm", "events"), {"date": "2026-01-01", "kind": "call", "summary": "x"}, format="json").status_code == 403
 
 
@@ -427,15 +428,17 @@ def test_nested_lists_issue_the_same_number_of_queries_for_2_and_50_rows(resourc
     assert counts[0] == counts[1]
 
 
-def test_a_supervisor_sees_the_same_query_count_through_a_distinct_scope(region, rep, wm):
+def test_a_supervisor_lists_account_summaries_in_the_same_queries_through_a_distinct_scope(region, rep, wm):
     sup = SupervisorFactory()
     region.supervisors.add(sup)
-    _fill(wm, 2)
     with CaptureQueriesContext(connection) as small:
-        client_for(sup).get(url("wm", "events"))
-    _fill(wm, 40, start=2)
+        assert client_for(sup).get("/api/v1/accounts/").json()["count"] == 1
+    for n in range(20):
+        account = KeyAccountFactory(code=f"more-{n}")
+        StoreFactory(code=f"more-{n}-a", account=account, region=region)
+        StoreFactory(code=f"more-{n}-b", account=account, region=region)
     with CaptureQueriesContext(connection) as large:
-        client_for(sup).get(url("wm", "events"))
+        assert client_for(sup).get("/api/v1/accounts/").json()["count"] == 21
     assert len(small) == len(large)
 
 

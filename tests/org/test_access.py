@@ -19,7 +19,7 @@ ALL = set(Action)
 MAY = {
     "sales_manager": {Action.LOG_VISITS},
     "supervisor": {Action.LOG_VISITS, Action.SEE_REPS, Action.HANDLE_ALERTS, Action.EDIT_PLANNING},
-    "ka_manager": {Action.EDIT_DOSSIERS},
+    "ka_manager": {Action.READ_DOSSIERS, Action.EDIT_DOSSIERS},
     "analyst": ALL - {Action.MANAGE_PEOPLE},
     "staff": ALL,
     "superuser": ALL,
@@ -98,7 +98,19 @@ def test_each_role_sees_exactly_its_rows(world, name):
         "visits": list(StoreVisit.objects.visible_to(user).order_by("store__code").values_list("store__code", flat=True)),
         "regions": list(Region.objects.visible_to(user).order_by("code").values_list("code", flat=True)),
         "accounts": list(KeyAccount.objects.visible_to(user).order_by("code").values_list("code", flat=True)),
-        "dossiers": list(KeyAccount.objects.editable_by(user).order_by("code").values_list("code", flat=True)),
+        "dossiers": list(KeyAccount.objects.dossier_visible_to(user).order_by("code").values_list("code", flat=True)),
     }
 
     assert seen == SEES[name]
+
+
+@pytest.mark.parametrize("name", SEES)
+def test_whoever_may_read_dossiers_reads_those_of_exactly_their_accounts_and_edits_the_same(world, name):
+    user = user_named(world, name)
+
+    accounts = list(KeyAccount.objects.visible_to(user).order_by("code").values_list("code", flat=True))
+    dossiers = list(KeyAccount.objects.dossier_visible_to(user).order_by("code").values_list("code", flat=True))
+    editable = list(KeyAccount.objects.editable_by(user).order_by("code").values_list("code", flat=True))
+
+    assert dossiers == (accounts if can(user, Action.READ_DOSSIERS) else [])
+    assert editable == dossiers

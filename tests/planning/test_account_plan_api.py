@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 
 from planning.models import AccountPlan
 from tests.conftest import client_for
-from tests.factories import KAManagerFactory, KeyAccountFactory, StoreFactory, StoreVisitFactory
+from tests.factories import AnalystFactory, KAManagerFactory, KeyAccountFactory, StoreFactory, StoreVisitFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -82,8 +82,13 @@ def test_plans_are_read_by_whoever_reads_the_dossier_and_written_only_by_its_own
     client_for(ka1).post("/api/v1/account-plans/", {**PLAN, "account": "other"}, format="json")  # not ka1's: 400
     other_plan = AccountPlan.objects.create(account=KeyAccountFactory(code="third"), year=2026)
 
-    assert [p["account"] for p in client_for(rep).get("/api/v1/account-plans/").json()["results"]] == ["carrefour"]
-    assert client_for(rep).get(f"/api/v1/account-plans/{other_plan.pk}/").status_code == 404
+    assert [p["account"] for p in client_for(ka1).get("/api/v1/account-plans/").json()["results"]] == ["carrefour"]
+    assert [p["account"] for p in client_for(AnalystFactory()).get("/api/v1/account-plans/").json()["results"]] == [
+        "carrefour", "third"]
+    # Reps and supervisors of the account's stores read no plan, as the plan page answers them (SPEC §7).
+    assert client_for(rep).get("/api/v1/account-plans/").status_code == 403
+    assert client_for(rep).get(f"/api/v1/account-plans/{plan_id}/").status_code == 403
+    assert client_for(supervisor).get(f"/api/v1/account-plans/{plan_id}/forecast-vs-actual/").status_code == 403
     assert client_for(supervisor).patch(f"/api/v1/account-plans/{plan_id}/", {"summary": "x"},
                                         format="json").status_code == 403
     assert client_for(ka1).get(f"/api/v1/account-plans/{other_plan.pk}/").status_code == 404
