@@ -8,6 +8,8 @@ import datetime as dt
 from types import SimpleNamespace
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import dateformat
 
@@ -262,3 +264,20 @@ def test_the_store_page_names_the_account_and_shows_nothing_of_its_dossier(world
 
     assert "Walmart China (wm)" in html
     assert_no_secret(html)
+
+
+def test_a_supervisor_gets_the_list_and_a_summary_in_the_same_queries_for_2_and_20_accounts_and_stores(world, client):
+    north = world.wm.stores.get(code="n1").region
+    client.force_login(world.sup1)
+    counts = []
+    for n in (2, 20):
+        for i in range(n if not counts else n - 2):
+            account = KeyAccountFactory(code=f"more-{n}-{i}")
+            StoreFactory(code=f"more-{n}-{i}", account=account, region=north)
+            StoreFactory(code=f"wm-more-{n}-{i}", account=world.wm, region=north)
+        with CaptureQueriesContext(connection) as listing:
+            assert len(client.get(reverse("account-list")).context["page"]) == n + 2
+        with CaptureQueriesContext(connection) as summary:
+            assert client.get(reverse("account-dossier", args=["wm"])).context["store_total"] == n + 2
+        counts.append((len(listing), len(summary)))
+    assert counts[0] == counts[1]
