@@ -6,6 +6,7 @@ this module runs them (threads, the run lock, the `AnalyticsRun` record).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 import traceback
@@ -14,19 +15,25 @@ from datetime import date, timedelta
 
 import pandas as pd
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from . import loading, saving, scoring, signals, store_rules
 from .models import AnalyticsRun, AnalyticsSettings, StoreScore
 
-STALE_RUN = timedelta(hours=6)  # a run "running" longer than this died with its worker
+STALE_RUN = timedelta(hours=6)  # SQLite: a run "running" longer than this died with its worker
+RUN_LOCK = 0x6B6163726D  # PostgreSQL: the advisory lock a computing run holds (any constant unique to this database)
+ABANDONED = "Abandoned: the worker stopped before finishing."
 OBSERVE_CHUNK = 2000  # stores per grid: arrays of a few MB stay in the CPU's cache and the heap
 
 
 class RunInProgress(Exception):
     """Another analytics run holds the lock."""
+
+
+class RunNotQueued(RunInProgress):
+    """The run started or finished already (a redelivered task): nothing to wait for."""
 
 
 def default_as_of() -> date:
@@ -78,10 +85,34 @@ def queue_run(*, as_of: date | None = None, requested_by=None) -> AnalyticsRun:
     return run
 
 
-def _acquire(run: AnalyticsRun) -> None:
-    AnalyticsRun.objects.filter(
-        status=AnalyticsRun.Status.RUNNING, started_at__lt=timezone.now() - STALE_RUN
-    ).update(status=AnalyticsRun.Status.FAILED, error="Abandoned: the worker stopped before finishing.", finished_at=timezone.now())
+@contextlib.contextmanager
+def _run_lock():
+    """PostgreSQL: hold RUN_LOCK, a session advisory lock, while the run computes; yields True.
+
+    The server drops it with the session, so a run whose process is killed (SIGKILL, out of memory,
+    a lost machine) frees it at once, and a run marked running while nobody holds it is dead.
+    Raises RunInProgress when another session holds it. SQLite has no such lock: yields False.
+    """
+    if connection.vendor != "postgresql":
+        yield False
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [RUN_LOCK])
+        if not cursor.fetchone()[0]:
+            raise RunInProgress("Another analytics run is in progress.")
+    try:
+        yield True
+    finally:
+        with contextlib.suppress(DatabaseError), connection.cursor() as cursor:  # a lost session released it already
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [RUN_LOCK])
+
+
+def _acquire(run: AnalyticsRun, *, locked: bool) -> None:
+    """Mark `run` running. `locked`: this session holds RUN_LOCK, so a run still marked running died unfinished."""
+    dead = AnalyticsRun.objects.filter(status=AnalyticsRun.Status.RUNNING)
+    if not locked:
+        dead = dead.filter(started_at__lt=timezone.now() - STALE_RUN)
+    dead.update(status=AnalyticsRun.Status.FAILED, error=ABANDONED, finished_at=timezone.now())
     try:
         with transaction.atomic():
             updated = AnalyticsRun.objects.filter(pk=run.pk, status=AnalyticsRun.Status.QUEUED).update(
@@ -90,18 +121,28 @@ def _acquire(run: AnalyticsRun) -> None:
     except IntegrityError:
         raise RunInProgress(f"Another analytics run is in progress; run {run.pk} for {run.as_of} waits.")
     if not updated:
-        raise RunInProgress(f"Run {run.pk} is not queued any more.")
+        raise RunNotQueued(f"Run {run.pk} is not queued any more.")
     run.refresh_from_db()
 
 
 def recompute(*, as_of: date | None = None, run_id: int | None = None, requested_by=None) -> AnalyticsRun:
     """Score every active store and account for `as_of` (default yesterday) and save the snapshot."""
     params = AnalyticsSettings.current()
-    if run_id is None:
-        run = AnalyticsRun.objects.create(as_of=as_of or default_as_of(), requested_by=requested_by)
-    else:
-        run = AnalyticsRun.objects.get(pk=run_id)
-    _acquire(run)
+    with _run_lock() as locked:
+        if run_id is None:
+            run = AnalyticsRun.objects.create(as_of=as_of or default_as_of(), requested_by=requested_by)
+        else:
+            run = AnalyticsRun.objects.get(pk=run_id)
+        try:
+            _acquire(run, locked=locked)
+        except RunInProgress:
+            if run_id is None:
+                run.delete()  # nobody queued it: leave no row waiting for nothing
+            raise
+        return _compute(run, params)
+
+
+def _compute(run: AnalyticsRun, params) -> AnalyticsRun:
     as_of = run.as_of
     run.params = dataclasses.asdict(params)
     timings, started = {}, time.perf_counter()

@@ -1,9 +1,11 @@
+import contextlib
 import datetime as dt
 
 import numpy as np
 import pandas as pd
 import pytest
 from django.core.management import call_command
+from django.db import connection, connections
 
 from analytics import loading, services
 from analytics.models import AccountScore, AnalyticsRun, PotentialModelFit, StoreScore
@@ -134,12 +136,49 @@ def test_earlier_days_stay_as_history():
     assert sorted(set(StoreScore.objects.values_list("as_of", flat=True))) == [AS_OF - dt.timedelta(days=7), AS_OF]
 
 
+@contextlib.contextmanager
+def another_run_computing():
+    """PostgreSQL: another session holds the lock a computing run holds (SQLite has none: the running row is all)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [services.RUN_LOCK])
+        yield
+    finally:
+        other.close()
+
+
 def test_two_runs_cannot_overlap():
     build_world(n_stores=2, days=30)
     AnalyticsRun.objects.create(as_of=AS_OF, status="running", started_at=dt.datetime.now(dt.timezone.utc))
-    with pytest.raises(services.RunInProgress):
+    with another_run_computing(), pytest.raises(services.RunInProgress):
         services.recompute(as_of=AS_OF)
     assert StoreScore.objects.count() == 0
+    assert list(AnalyticsRun.objects.values_list("status", flat=True)) == ["running"]  # no refused run left queued
+
+
+def test_a_task_redelivered_for_a_run_that_already_finished_neither_retries_nor_runs_again():
+    from analytics.tasks import recompute_task
+
+    build_world(n_stores=2, days=30)
+    run = services.queue_run(as_of=AS_OF)
+    services.recompute(run_id=run.pk)
+    recompute_task.delay(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == "succeeded"
+    assert AnalyticsRun.objects.count() == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the run lock is a PostgreSQL advisory lock")
+def test_on_postgresql_a_run_marked_running_whose_session_is_gone_is_abandoned_at_once():
+    build_world(n_stores=2, days=30)
+    dead = AnalyticsRun.objects.create(as_of=AS_OF, status="running", started_at=dt.datetime.now(dt.timezone.utc))
+    assert services.recompute(as_of=AS_OF).status == "succeeded"
+    dead.refresh_from_db()
+    assert (dead.status, dead.error) == ("failed", "Abandoned: the worker stopped before finishing.")
 
 
 def test_an_abandoned_run_does_not_hold_the_lock_forever():
