@@ -1,5 +1,9 @@
 """Request-level guards: input no field could store is refused before any view sees it (SPEC §7: never 500)."""
+from csp.constants import UNSAFE_INLINE
+from csp.middleware import CSPMiddleware
 from django.http import HttpResponseBadRequest, JsonResponse
+from django.utils.cache import patch_cache_control
+from rest_framework.renderers import BrowsableAPIRenderer
 from django.utils.translation import gettext as _
 
 NUL = "\x00"
@@ -28,3 +32,35 @@ class RejectNulBytes:
                 return JsonResponse({"detail": message}, status=400)
             return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
+
+
+class NoStoreWhenSignedIn:
+    """A response to a signed-in user (session or API token) is `Cache-Control: private, no-store`.
+
+    No shared cache may serve one user's page to another, and no browser keeps it on disk or shows it again
+    from its history after logout. Static files never get here: WhiteNoise answers them first, with its long cache.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        # DRF puts the user of a token on the request while the view runs, so this sees both kinds.
+        if "HTTP_AUTHORIZATION" in request.META or request.user.is_authenticated:
+            patch_cache_control(response, private=True, no_store=True)
+        return response
+
+
+class ContentSecurityPolicy(CSPMiddleware):
+    """django-csp's policy (settings.CONTENT_SECURITY_POLICY), with one exception.
+
+    The pages of DRF's browsable API come from DRF's templates, which set a few `style=""` attributes (the
+    Filters button...): those pages, and no other, may keep inline style attributes. No script is let in.
+    """
+
+    def get_policy_parts(self, request, response, report_only=False):
+        parts = super().get_policy_parts(request, response, report_only)
+        if isinstance(getattr(response, "accepted_renderer", None), BrowsableAPIRenderer):
+            parts.update = {**(parts.update or {}), "style-src-attr": [UNSAFE_INLINE]}
+        return parts
