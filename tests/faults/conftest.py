@@ -1,7 +1,9 @@
 """Helpers for the fault tests: other processes on the test database, a second PostgreSQL session, waiting."""
 import contextlib
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,6 +22,7 @@ ON_POSTGRESQL = DB["ENGINE"] == "django.db.backends.postgresql"
 # The convention of the PostgreSQL + Redis tests (tests/test_celery_worker.py): skipped on the embedded default.
 needs_postgresql = pytest.mark.skipif(not ON_POSTGRESQL, reason="needs the PostgreSQL server CI runs the suite on")
 needs_redis = pytest.mark.skipif(not settings.REDIS_URL, reason="needs REDIS_URL (a real Redis broker)")
+needs_redis_server = pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server to start one of its own")
 
 
 def wait_for(predicate, timeout=30.0, every=0.05):
@@ -80,6 +83,35 @@ def backend_gone(pid: int) -> bool:
     with session() as conn, conn.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
         return cursor.fetchone()[0] == 0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class RedisServer:
+    """A redis-server of the test's own on `port` (never the shared one), without persistence: a kill loses its data."""
+
+    def __init__(self, port: int):
+        self.port, self.url, self.process = port, f"redis://127.0.0.1:{port}/0", None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, start_new_session=True,
+        )
+        assert wait_for(self.answers, timeout=10), f"redis-server did not start on port {self.port}"
+
+    def kill(self) -> None:
+        sigkill(self.process)
+
+    def answers(self) -> bool:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
+            conn.sendall(b"PING\r\n")
+            return conn.recv(16).startswith(b"+PONG")
+        return False
 
 
 @contextlib.contextmanager
