@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -37,7 +38,7 @@ def wait_for(predicate, timeout=30.0, every=0.05):
 
 def database_url() -> str:
     """The test database (pytest-django's test_<name>), for another process."""
-    password = f":{DB['PASSWORD']}" if DB.get("PASSWORD") else ""
+    password = f":{quote(DB['PASSWORD'], safe='')}" if DB.get("PASSWORD") else ""
     return f"postgres://{DB['USER']}{password}@{DB['HOST'] or '127.0.0.1'}:{DB['PORT'] or 5432}/{DB['NAME']}"
 
 
