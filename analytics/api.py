@@ -2,8 +2,8 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, viewsets
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -157,6 +157,20 @@ class AnalyticsRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixi
 
     def get_queryset(self):
         return AnalyticsRun.objects.visible_to(self.request.user).select_related("requested_by")
+
+    @extend_schema(responses={
+        201: AnalyticsRunSerializer,
+        503: OpenApiResponse(
+            inline_serializer("RunNotQueued", {"detail": serializers.CharField(), "id": serializers.IntegerField()}),
+            description="The task queue is unreachable: the run `id` is recorded as failed, nothing is queued.",
+        ),
+    })
+    def create(self, request, *args, **kwargs):
+        try:
+            return super().create(request, *args, **kwargs)
+        except services.QueueUnavailable as refused:
+            detail = _("The task queue is unreachable, so the run was not queued. Try again in a few minutes.")
+            return Response({"detail": detail, "id": refused.run.pk}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
 
     def perform_create(self, serializer):
         serializer.instance = services.queue_run(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
@@ -76,13 +77,41 @@ def observe(*, as_of: date, params, partitions: int | None = None):
 # --- the run ------------------------------------------------------------------------------
 
 
+class QueueUnavailable(Exception):
+    """The task queue (the Celery broker) refused `run`, which is recorded as failed, never left queued."""
+
+    def __init__(self, run: AnalyticsRun):
+        super().__init__(run.error)
+        self.run = run
+
+
 def queue_run(*, as_of: date | None = None, requested_by=None) -> AnalyticsRun:
-    """Record a requested run and hand it to a worker after the transaction commits."""
+    """Record a requested run and hand it to a worker once the transaction commits.
+
+    Outside a transaction (an API request) that is at once: with the broker down, the run is marked failed
+    and QueueUnavailable raised here; inside one, it is raised by the commit.
+    """
+    run = AnalyticsRun.objects.create(as_of=as_of or default_as_of(), requested_by=requested_by)
+    transaction.on_commit(functools.partial(_publish_run, run))
+    return run
+
+
+def _publish_run(run: AnalyticsRun) -> None:
+    from kombu.exceptions import OperationalError
+
     from .tasks import recompute_task
 
-    run = AnalyticsRun.objects.create(as_of=as_of or default_as_of(), requested_by=requested_by)
-    transaction.on_commit(lambda: recompute_task.delay(run_id=run.pk))
-    return run
+    try:
+        # No retries, and no subscription to a result (the run row is the result): an unreachable broker fails
+        # here in milliseconds instead of holding the request for Celery's reconnection loops.
+        recompute_task.apply_async(kwargs={"run_id": run.pk}, retry=False, ignore_result=True)
+    except OperationalError as error:  # kombu's wrapper of the connection errors of every transport
+        AnalyticsRun.objects.filter(pk=run.pk, status=AnalyticsRun.Status.QUEUED).update(
+            status=AnalyticsRun.Status.FAILED, finished_at=timezone.now(),
+            error=f"Not queued: the task queue is unreachable ({error}).",
+        )
+        run.refresh_from_db()
+        raise QueueUnavailable(run) from error
 
 
 @contextlib.contextmanager

@@ -1,35 +1,68 @@
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.db.models import Prefetch
 from django_filters import rest_framework as filters
-from rest_framework import serializers, viewsets
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status, viewsets
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
+from rest_framework.response import Response
 
+from kacrm.api import ModelSerializer
+
+from . import signin, users
 from .access import Action
 from .models import Region, Role, Team, User
 
 
-class UsernameRateThrottle(SimpleRateThrottle):
-    """Limits token requests per username, so a password cannot be guessed from many addresses."""
+class TokenRequestSerializer(AuthTokenSerializer):
+    def validate(self, attrs):
+        """The user, through org.signin (which raises LockedOut while the username or address is locked)."""
+        user = signin.sign_in(self.context["request"], username=attrs["username"], password=attrs["password"])
+        if user is None:
+            raise serializers.ValidationError(_("Unable to log in with provided credentials."), code="authorization")
+        return {**attrs, "user": user}
 
-    scope = "login"
 
-    def get_cache_key(self, request, view):
-        username = request.data.get("username") if hasattr(request.data, "get") else None
-        if not isinstance(username, str) or not username:
-            return None
-        return self.cache_format % {"scope": self.scope, "ident": f"user:{username.lower()}"}
+class LockedOutSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    retry_after = serializers.IntegerField(help_text="Seconds until a sign-in is looked at again (also the Retry-After header).")
 
 
 class ObtainTokenView(ObtainAuthToken):
-    """POST {"username", "password"} -> {"token"}; throttled per address and per username."""
+    """POST {"username", "password"} -> {"token"}; the lockout of the login page applies (org.signin)."""
 
-    throttle_classes = [ScopedRateThrottle, UsernameRateThrottle]
-    throttle_scope = "login"
+    serializer_class = TokenRequestSerializer
+    authentication_classes = ()  # credentials come in the body; a stale token header must not make this a 401
+
+    @extend_schema(
+        request=TokenRequestSerializer,
+        auth=[],
+        responses={
+            200: inline_serializer("Token", {"token": serializers.CharField()}),
+            400: OpenApiResponse(
+                inline_serializer("TokenRequestError", {
+                    name: serializers.ListField(child=serializers.CharField(), required=False)
+                    for name in ("username", "password", "non_field_errors")
+                }),
+                description="Missing fields, or a wrong username or password",
+            ),
+            429: OpenApiResponse(LockedOutSerializer, description="Too many failed attempts: wait `retry_after` seconds"),
+        },
+    )
+    def post(self, request, *args, **kwargs):
+        try:
+            return super().post(request, *args, **kwargs)
+        except signin.LockedOut as locked:
+            return Response(
+                {"detail": locked.message, "retry_after": locked.wait},
+                status=status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": str(locked.wait)},
+            )
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(ModelSerializer):
     region = serializers.SlugRelatedField(slug_field="code", queryset=Region.objects.all(), allow_null=True, required=False)
     team = serializers.SlugRelatedField(slug_field="name", queryset=Team.objects.all(), allow_null=True, required=False)
     role = serializers.ChoiceField(choices=Role.choices)
@@ -83,8 +116,35 @@ class UserViewSet(viewsets.ModelViewSet):
     filterset_class = UserFilter
     queryset = User.objects.select_related("region", "team").order_by("username")
 
+    def perform_update(self, serializer):
+        user = serializer.instance
+        with transaction.atomic():
+            users.check_admin_kept(  # the API never sets is_staff / is_superuser: only is_active can demote
+                user=user, by=self.request.user, is_active=serializer.validated_data.get("is_active", user.is_active),
+                is_staff=user.is_staff, is_superuser=user.is_superuser,
+            )
+            serializer.save()
 
-class RegionSerializer(serializers.ModelSerializer):
+    @extend_schema(
+        responses={
+            200: OpenApiResponse(UserSerializer, description="Kept and deactivated (`is_active` false): rows such as "
+                                 "visits, the audit trail, alerts handled or plans refer to the user"),
+            204: OpenApiResponse(description="Deleted: nothing referred to the user"),
+            400: OpenApiResponse(
+                inline_serializer("UserNotRemoved", {"non_field_errors": serializers.ListField(child=serializers.CharField())}),
+                description="Yourself, or the last admin",
+            ),
+        },
+    )
+    def destroy(self, request, *args, **kwargs):
+        """Delete a user nothing refers to; deactivate one with history. Never yourself or the last admin."""
+        user = self.get_object()
+        if users.remove_user(user=user, by=request.user):
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(self.get_serializer(user).data)
+
+
+class RegionSerializer(ModelSerializer):
     supervisors = serializers.SlugRelatedField(
         slug_field="username", many=True, required=False, queryset=User.objects.filter(role=Role.SUPERVISOR)
     )
@@ -116,7 +176,7 @@ class RegionViewSet(viewsets.ModelViewSet):
         return Region.objects.visible_to(self.request.user).prefetch_related("supervisors").order_by("code")
 
 
-class TeamSerializer(serializers.ModelSerializer):
+class TeamSerializer(ModelSerializer):
     region = serializers.SlugRelatedField(slug_field="code", queryset=Region.objects.all(), allow_null=True, required=False)
     kind = serializers.ChoiceField(choices=Team.Kind.choices)
     members = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)

@@ -2,6 +2,7 @@
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import access
@@ -113,3 +114,24 @@ class Team(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class LoginFailure(models.Model):
+    """One failed sign-in (the login page or the token endpoint), kept while it counts towards a lockout (org.signin)."""
+
+    username = models.CharField(_("username"), max_length=150)  # as typed, lower-cased: it need not name a user
+    address = models.CharField(_("address"), max_length=64)  # the client's address (an IPv6 address's /64)
+    at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name = _("failed sign-in")
+        verbose_name_plural = _("failed sign-ins")
+        indexes = [
+            models.Index(fields=["username", "address", "at"], name="loginfailure_pair_at"),
+            models.Index(fields=["address", "at"], name="loginfailure_address_at"),
+            models.Index(fields=["at"], name="loginfailure_at"),  # dropping expired rows
+        ]
+
+    def __str__(self):
+        return f"{self.username} from {self.address} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -1,50 +1,24 @@
-import hashlib
-
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.utils.translation import gettext_lazy
 
-MAX_FAILED_LOGINS = 10
-LOGIN_WINDOW_SECONDS = 15 * 60
-
-
-def _throttle_keys(request, username: str) -> tuple[str, str]:
-    # Hashed so any username makes a valid cache key; REMOTE_ADDR because X-Forwarded-For can be forged.
-    user_key = hashlib.sha256(username.strip().lower().encode()).hexdigest()
-    return f"login-fail:user:{user_key}", f"login-fail:ip:{request.META.get('REMOTE_ADDR', '')}"
-
-
-def _record_failure(key: str) -> int:
-    cache.add(key, 0, LOGIN_WINDOW_SECONDS)  # the window starts at the first failure
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, LOGIN_WINDOW_SECONDS)
-        return 1
+from . import signin
 
 
 class ThrottledAuthenticationForm(AuthenticationForm):
-    """Refuses to check passwords after 10 failures for one username or one IP within 15 minutes."""
-
-    error_messages = {
-        **AuthenticationForm.error_messages,
-        "throttled": gettext_lazy("Too many failed sign-in attempts. For your security, wait 15 minutes and try again."),
-    }
+    """Django's sign-in form, through org.signin: refused with the wait while the username or address is locked."""
 
     def clean(self):
-        keys = _throttle_keys(self.request, self.data.get("username", ""))
-        if any(count >= MAX_FAILED_LOGINS for count in cache.get_many(keys).values()):
-            raise ValidationError(self.error_messages["throttled"], code="throttled")
-        try:
-            cleaned = super().clean()
-        except ValidationError:
-            if max(_record_failure(key) for key in keys) >= MAX_FAILED_LOGINS:
-                raise ValidationError(self.error_messages["throttled"], code="throttled")
-            raise
-        cache.delete(keys[0])  # a success forgives this username; the IP count stays
-        return cleaned
+        username, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+        if username is not None and password:
+            try:
+                self.user_cache = signin.sign_in(self.request, username=username, password=password)
+            except signin.LockedOut as locked:
+                raise ValidationError(locked.message, code="throttled") from None
+            if self.user_cache is None:
+                raise self.get_invalid_login_error()
+            self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
 
 
 class ThrottledLoginView(LoginView):
