@@ -9,7 +9,10 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from . import users
+from .forms import ThrottledAdminAuthenticationForm
 from .models import LoginFailure, Region, Team, User
+
+admin.site.login_form = ThrottledAdminAuthenticationForm  # /admin/login/ counts and locks like /login/
 
 
 @admin.register(User)

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from org.signin import client_address
 from tests import other_process
-from tests.factories import RepFactory
+from tests.factories import RepFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -118,6 +118,18 @@ def test_an_ipv6_subscriber_is_one_address_its_whole_64_network(client, rep):
 
     assert sign_in(client, "rep1", "pw", ip="2001:db8:1:2:ffff::1").context["form"].non_field_errors() == [locked(15)]
     assert signed_in(sign_in(client, "rep1", "pw", ip="2001:db8:1:3::1"))
+
+
+def test_the_django_admin_login_counts_and_locks_like_the_login_page(client, api):
+    UserFactory(username="admin", is_staff=True, is_superuser=True)
+    for _ in range(10):
+        client.post("/admin/login/", {"username": "admin", "password": "wrong"}, REMOTE_ADDR=X)
+
+    response = client.post("/admin/login/", {"username": "admin", "password": "pw"}, REMOTE_ADDR=X)
+
+    assert response.status_code == 200
+    assert response.context["form"].non_field_errors() == [locked(15)]
+    assert token(api, "admin", "pw").status_code == 429
 
 
 # The token endpoint: the same rule and the same counters
