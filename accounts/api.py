@@ -11,6 +11,7 @@ from rest_framework import serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
 
 from kacrm import dates
+from kacrm.api import ModelSerializer
 from org.access import Action, can
 from org.models import Role, User
 
@@ -18,7 +19,7 @@ from . import services
 from .models import CompetitorPresence, CustomerRole, DecisionMaker, KeyAccount, RelationshipEvent, check_reports_to
 
 
-class KeyAccountSerializer(serializers.ModelSerializer):
+class KeyAccountSerializer(ModelSerializer):
     owner = serializers.SlugRelatedField(
         slug_field="username", queryset=User.objects.filter(role=Role.KA_MANAGER), allow_null=True, required=False
     )
@@ -50,7 +51,7 @@ class KeyAccountSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class KeyAccountSummarySerializer(serializers.ModelSerializer):
+class KeyAccountSummarySerializer(ModelSerializer):
     """What reps and supervisors read of an account of their stores: no profile, owner or dossier (SPEC §7)."""
 
     tier = serializers.ChoiceField(choices=KeyAccount.Tier.choices, allow_blank=True, allow_null=True, read_only=True)
@@ -149,7 +150,7 @@ class AccountPersonField(serializers.PrimaryKeyRelatedField):
         return DecisionMaker.objects.filter(account=account) if account else DecisionMaker.objects.none()
 
 
-class DecisionMakerSerializer(serializers.ModelSerializer):
+class DecisionMakerSerializer(ModelSerializer):
     reports_to = AccountPersonField(allow_null=True, required=False)
 
     class Meta:
@@ -166,7 +167,7 @@ class DecisionMakerSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class RelationshipEventSerializer(serializers.ModelSerializer):
+class RelationshipEventSerializer(ModelSerializer):
     decision_makers = AccountPersonField(many=True, required=False)
 
     class Meta:
@@ -186,7 +187,7 @@ class RelationshipEventSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class CompetitorPresenceSerializer(serializers.ModelSerializer):
+class CompetitorPresenceSerializer(ModelSerializer):
     competitor = serializers.CharField(
         source="competitor.name", max_length=120, help_text=gettext_lazy("The brand's name; a new name adds the brand.")
     )

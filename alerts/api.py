@@ -5,13 +5,14 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from kacrm.api import ModelSerializer
 from org.access import Action
 
 from . import lifecycle
 from .models import Alert, FollowUp
 
 
-class FollowUpSerializer(serializers.ModelSerializer):
+class FollowUpSerializer(ModelSerializer):
     recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     actions = serializers.CharField(max_length=2000, allow_blank=True, required=False, default="")
     notes = serializers.CharField(max_length=2000, allow_blank=True, required=False, default="")
@@ -25,7 +26,7 @@ class FollowUpSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at"]
 
 
-class AlertSerializer(serializers.ModelSerializer):
+class AlertSerializer(ModelSerializer):
     store = serializers.SlugRelatedField(slug_field="code", read_only=True)
     store_name = serializers.CharField(source="store.name", read_only=True)
     region = serializers.CharField(source="store.region.code", read_only=True)

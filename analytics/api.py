@@ -2,6 +2,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import ValidationError
@@ -9,12 +10,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kacrm import dates
+from kacrm.api import ModelSerializer
 from org.access import Action
 
 from . import services
 from .models import AccountScore, AnalyticsRun, PotentialModelFit, StoreScore
 
-AS_OF = OpenApiParameter("as_of", str, description="YYYY-MM-DD; default: the latest run")
+AS_OF = OpenApiParameter("as_of", OpenApiTypes.DATE, description="YYYY-MM-DD; default: the latest run")
 
 
 def as_of_param(request):
@@ -29,7 +31,7 @@ def as_of_param(request):
         raise ValidationError({"as_of": error.detail})
 
 
-class StoreScoreSerializer(serializers.ModelSerializer):
+class StoreScoreSerializer(ModelSerializer):
     store = serializers.SlugRelatedField(slug_field="code", read_only=True)
 
     class Meta:
@@ -71,7 +73,7 @@ class StoreScoreViewSet(viewsets.ReadOnlyModelViewSet):
         )
 
 
-class AccountScoreSerializer(serializers.ModelSerializer):
+class AccountScoreSerializer(ModelSerializer):
     account = serializers.SlugRelatedField(slug_field="code", read_only=True)
 
     class Meta:
@@ -111,7 +113,7 @@ class AccountScoreViewSet(viewsets.ReadOnlyModelViewSet):
         )
 
 
-class PotentialModelSerializer(serializers.ModelSerializer):
+class PotentialModelSerializer(ModelSerializer):
     class Meta:
         model = PotentialModelFit
         fields = ["as_of", "n", "r2", "r2_adj", "rmse", "press_r2", "usable", "reason", "coefficients"]
@@ -120,7 +122,9 @@ class PotentialModelSerializer(serializers.ModelSerializer):
 class PotentialModelView(APIView):
     """The potential model fitted by the latest run (or `?as_of=`)."""
 
-    @extend_schema(parameters=[AS_OF], responses=PotentialModelSerializer)
+    @extend_schema(parameters=[AS_OF], responses={
+        200: PotentialModelSerializer, 404: OpenApiResponse(description="No analytics run yet, or none on `as_of`"),
+    })
     def get(self, request):
         as_of = as_of_param(request)
         fits = PotentialModelFit.objects.all()
@@ -130,7 +134,7 @@ class PotentialModelView(APIView):
         return Response(PotentialModelSerializer(fit).data)
 
 
-class AnalyticsRunSerializer(serializers.ModelSerializer):
+class AnalyticsRunSerializer(ModelSerializer):
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     as_of = dates.ApiDateField(required=False)
 

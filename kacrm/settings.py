@@ -189,6 +189,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_FILTER_BACKENDS": ["kacrm.api.FilterBackend"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "kacrm.api.ContentNegotiation",
     "DEFAULT_SCHEMA_CLASS": "kacrm.schema.AutoSchema",
     "EXCEPTION_HANDLER": "kacrm.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

@@ -2,12 +2,14 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from kacrm import dates
+from kacrm.api import ModelSerializer
 from accounts.models import KeyAccount
 from org.access import Action
 from org.models import User
@@ -17,13 +19,33 @@ from .forms import MonthField
 from .models import AccountPlan, BusinessReview, ForecastMonth, PlanAction, PlanObjective, Target, VisitPlan
 
 
+# A month of kacrm.dates' range (2000-01 .. 2099-12). Written YYYY-MM or as any day of it (YYYY-MM-DD); read YYYY-MM.
+MONTH = {"type": "string", "pattern": r"^20\d{2}-(0[1-9]|1[0-2])$", "example": "2026-11"}
+MONTH_OR_DAY = {"anyOf": [MONTH, {"type": "string", "format": "date"}], "description": "YYYY-MM, or a day of that month"}
+
+
+@extend_schema_field(MONTH_OR_DAY)
 class MonthFilter(filters.Filter):
     field_class = MonthField
 
 
-class TargetSerializer(serializers.ModelSerializer):
+class ApiMonthField(dates.ApiDateField):
+    """A month (its first day inside): written YYYY-MM or YYYY-MM-DD, read YYYY-MM."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m", input_formats=["%Y-%m", "%Y-%m-%d"], **kwargs)
+
+
+class ApiMonthFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = ApiMonthField
+
+    def map_serializer_field(self, auto_schema, direction):
+        return dict(MONTH) if direction == "response" else dict(MONTH_OR_DAY)
+
+
+class TargetSerializer(ModelSerializer):
     store = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    month = serializers.DateField(read_only=True, format="%Y-%m")
+    month = ApiMonthField(read_only=True)
     edited_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     target_own = serializers.FloatField(min_value=0, max_value=10_000_000_000)
     actual_own = serializers.FloatField(read_only=True, allow_null=True)
@@ -55,7 +77,7 @@ class TargetFilter(filters.FilterSet):
 
 class TargetSummaryQuery(serializers.Serializer):
     group = serializers.ChoiceField(choices=sorted(services.GROUPS))
-    month = dates.ApiDateField(required=False, input_formats=["%Y-%m", "%Y-%m-%d"])
+    month = ApiMonthField(required=False)
 
 
 class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
@@ -109,7 +131,7 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upd
         return Response(services.summarize_targets(targets, month, query.validated_data["group"]))
 
 
-class VisitPlanSerializer(serializers.ModelSerializer):
+class VisitPlanSerializer(ModelSerializer):
     store = serializers.SlugRelatedField(slug_field="code", read_only=True)
     rep = serializers.SlugRelatedField(slug_field="username", read_only=True)
     edited_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
@@ -161,14 +183,14 @@ class VisitPlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
                                      user=self.request.user)
 
 
-class PlanObjectiveSerializer(serializers.ModelSerializer):
+class PlanObjectiveSerializer(ModelSerializer):
     class Meta:
         model = PlanObjective
         fields = ["id", "title", "metric", "target", "due", "achieved"]
         read_only_fields = ["id"]
 
 
-class PlanActionSerializer(serializers.ModelSerializer):
+class PlanActionSerializer(ModelSerializer):
     owner = serializers.SlugRelatedField(
         slug_field="username", queryset=User.objects.filter(is_active=True), allow_null=True, required=False
     )
@@ -179,14 +201,14 @@ class PlanActionSerializer(serializers.ModelSerializer):
         read_only_fields = ["id"]
 
 
-class BusinessReviewSerializer(serializers.ModelSerializer):
+class BusinessReviewSerializer(ModelSerializer):
     class Meta:
         model = BusinessReview
         fields = ["id", "quarter", "date", "held", "summary"]
         read_only_fields = ["id"]
 
 
-class ForecastMonthSerializer(serializers.ModelSerializer):
+class ForecastMonthSerializer(ModelSerializer):
     own_units = serializers.FloatField(min_value=0, max_value=10_000_000_000)
 
     class Meta:
@@ -211,7 +233,7 @@ def _unique(items, key, message):
     return items
 
 
-class AccountPlanSerializer(serializers.ModelSerializer):
+class AccountPlanSerializer(ModelSerializer):
     account = EditableAccountField()
     year = serializers.IntegerField(min_value=2000, max_value=2100)
     objectives = PlanObjectiveSerializer(many=True, required=False)

@@ -7,6 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from kacrm import dates
+from kacrm.api import ModelSerializer, Serializer
 from accounts.models import KeyAccount
 from org.access import Action
 from org.models import Region, Role, User
@@ -17,7 +18,7 @@ from .models import MarketShare, Store, StoreVisit
 MAX_BULK = 5000
 
 
-class StoreSerializer(serializers.ModelSerializer):
+class StoreSerializer(ModelSerializer):
     account = serializers.SlugRelatedField(slug_field="code", queryset=KeyAccount.objects.all(), allow_null=True, required=False)
     region = serializers.SlugRelatedField(slug_field="code", queryset=Region.objects.all())
     rep = serializers.SlugRelatedField(
@@ -76,7 +77,7 @@ class VisibleStoreField(serializers.SlugRelatedField):
         return Store.objects.visible_to(self.context["request"].user).filter(active=True)
 
 
-class StoreVisitSerializer(serializers.ModelSerializer):
+class StoreVisitSerializer(ModelSerializer):
     store = VisibleStoreField()
     rep = serializers.SlugRelatedField(slug_field="username", read_only=True)
     notes = serializers.CharField(max_length=2000, allow_blank=True, required=False)
@@ -96,7 +97,7 @@ class StoreVisitSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class BulkVisitItemSerializer(serializers.Serializer):
+class BulkVisitItemSerializer(Serializer):
     """One item of a bulk batch; the store code is resolved for the whole batch at once."""
 
     store = serializers.CharField(max_length=32)
@@ -175,12 +176,12 @@ class StoreVisitViewSet(viewsets.ModelViewSet):
     )
     @action(detail=False, methods=["post"])
     def bulk(self, request):
-        """Upsert up to 5000 visits on (store, date), all or nothing."""
+        """Upsert up to 5000 visits on (store, date), all or nothing; an empty list changes nothing."""
         items = request.data
         if not isinstance(items, list):
             return Response({"non_field_errors": [_("Send a JSON list of visits.")]}, status=status.HTTP_400_BAD_REQUEST)
-        if not items:
-            return Response({"non_field_errors": [_("The batch is empty.")]}, status=status.HTTP_400_BAD_REQUEST)
+        if not items:  # a batch of nothing is valid and changes nothing
+            return Response({"created": 0, "updated": 0})
         if len(items) > MAX_BULK:
             return Response(
                 {"non_field_errors": [_("At most %(max)s visits per batch; this one has %(n)s.") % {"max": MAX_BULK, "n": len(items)}]},
@@ -214,7 +215,7 @@ class StoreVisitViewSet(viewsets.ModelViewSet):
         return Response({"created": created, "updated": updated})
 
 
-class MarketShareSerializer(serializers.ModelSerializer):
+class MarketShareSerializer(ModelSerializer):
     region = serializers.SlugRelatedField(slug_field="code", queryset=Region.objects.all(), allow_null=True, required=False)
     share = serializers.FloatField()
 

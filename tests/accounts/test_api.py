@@ -56,7 +56,7 @@ def test_an_analyst_creates_an_account_with_an_owner(analyst, ka1):
     response = client_for(analyst).post("/api/v1/accounts/", payload, format="json")
     assert response.status_code == 201
     assert response.json()["owner"] == "ka1"
-    assert response.json()["tier"] == ""
+    assert response.json()["tier"] is None  # no tier yet: null, not "" (SPEC §7)
 
 
 def test_only_analysts_and_admins_delete_or_reassign_an_account(ka1, ka2, analyst):
