@@ -15,6 +15,7 @@ from stores.api import MarketShareViewSet, StoreViewSet, StoreVisitViewSet
 from .views import healthz
 
 handler404 = "kacrm.views.not_found"  # JSON under /api/ (an address no route matches)
+handler400 = "kacrm.views.bad_request"  # JSON under /api/ (a body Django cannot parse)
 
 # Redoc writes <style> elements: its own carry this response's nonce (templates/api/redoc.html); the one it adds as
 # it loads (perfect-scrollbar's stylesheet, created empty then filled) is allowed by hash. Its search is a blob: worker.

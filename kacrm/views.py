@@ -1,6 +1,7 @@
 from django.db import connection
 from django.http import JsonResponse
 from django.utils.translation import gettext as _
+from django.views.defaults import bad_request as django_bad_request
 from django.views.defaults import page_not_found
 
 
@@ -16,3 +17,10 @@ def not_found(request, exception):
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": _("Not found.")}, status=404)
     return page_not_found(request, exception)
+
+
+def bad_request(request, exception):
+    """handler400 (a body Django cannot parse, such as multipart without a boundary): JSON under /api/, as not_found."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": _("The request could not be read.")}, status=400)
+    return django_bad_request(request, exception)

@@ -293,3 +293,10 @@ def test_a_nested_item_is_whole_in_a_patch_too(analyst):
     response = api.patch(f"/api/v1/account-plans/{plan['id']}/", {"forecast": [{"own_units": 5}]}, format="json")
     # DRF keys a list's item errors by index in a partial update.
     assert (response.status_code, response.json()) == (400, {"forecast": {"0": {"month": ["This field is required."]}}})
+
+
+def test_a_body_django_cannot_parse_is_the_apis_json_400(client, rep, my_store):
+    schema = openapi(client)
+    response = client_for(rep).generic("POST", "/api/v1/visits/", b"--x\r\n", content_type="multipart/form-data")
+    assert (response.status_code, response["Content-Type"]) == (400, "application/json")
+    assert response_errors(schema, "post", "/api/v1/visits/", response) == []
