@@ -5,13 +5,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.serializers import PolymorphicProxySerializerExtension
-from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
 
 from kacrm import dates
 from kacrm.api import ModelSerializer
+from kacrm.schema import AnyOfProxySerializer
 from org.access import Action, can
 from org.models import Role, User
 
@@ -60,17 +60,6 @@ class KeyAccountSummarySerializer(ModelSerializer):
         model = KeyAccount
         fields = ["code", "name", "kind", "tier"]
         read_only_fields = fields
-
-
-class AnyOfProxySerializer(PolymorphicProxySerializer):
-    """Documents a response as any of `serializers`: a full account also matches the summary, so not oneOf."""
-
-
-class AnyOfProxySerializerExtension(PolymorphicProxySerializerExtension):
-    target_class = AnyOfProxySerializer
-
-    def map_serializer(self, auto_schema, direction):
-        return {"anyOf": super().map_serializer(auto_schema, direction)["oneOf"]}
 
 
 def _account_or_summary(many=False):

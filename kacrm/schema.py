@@ -4,7 +4,11 @@
 """
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.serializers import PolymorphicProxySerializerExtension
+from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework.permissions import SAFE_METHODS
+
+from .dates import DateRange, in_range
 
 ERROR = {
     "type": "object",
@@ -33,14 +37,42 @@ ERRORS = {
 }
 
 
+def date_schema(bounds: DateRange) -> dict:
+    """What a bounded date field or parameter accepts, in JSON Schema terms (kacrm.dates)."""
+    first, last = bounds.earliest.year // 100, bounds.latest.year // 100
+    assert bounds.earliest.timetuple()[:3] == (first * 100, 1, 1) and bounds.latest.timetuple()[:3] == (last * 100 + 99, 12, 31)
+    centuries = "|".join(str(century) for century in range(first, last + 1))
+    return {
+        "pattern": rf"^(?:{centuries})\d\d-\d\d-\d\d$",
+        "description": f"A date between {bounds.earliest} and {bounds.latest}.",
+    }
+
+
+def _bounded_dates(schema: dict) -> dict:
+    """A parameter's schema with each date in it (itself, or a branch of anyOf) given in_range's pattern."""
+    if schema.get("format") == "date":
+        return {**schema, "pattern": date_schema(in_range)["pattern"]}
+    if "anyOf" in schema:
+        return {**schema, "anyOf": [_bounded_dates(branch) for branch in schema["anyOf"]]}
+    return schema
+
+
 class AutoSchema(SpectacularAutoSchema):
     """drf-spectacular's AutoSchema, plus:
 
     - every operation documents the error responses it can give, with the error shape of kacrm.api;
     - only `list` is paginated and filtered: an @action that answers a list (targets/summary,
       forecast-vs-actual) answers it bare, as DRF does;
-    - an optional query parameter may be sent empty, which means absent (django-filter, `?as_of=`, pagination).
+    - an optional query parameter may be sent empty, which means absent (django-filter, `?as_of=`, pagination);
+    - a date, in a body or a query, states the range of kacrm.dates it must lie in.
     """
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        bounds = next((validator for validator in field.validators if isinstance(validator, DateRange)), None)
+        if bounds is not None and schema.get("format") == "date":
+            schema = {**date_schema(bounds), **schema}
+        return schema
 
     def _is_paginated_action(self):
         action = getattr(self.view, "action", None)
@@ -57,6 +89,8 @@ class AutoSchema(SpectacularAutoSchema):
         for parameter in parameters:
             if parameter["in"] == "query" and not parameter.get("required"):
                 parameter["allowEmptyValue"] = True
+            if "schema" in parameter:  # every date filter is bounded by kacrm.dates.in_range
+                parameter["schema"] = _bounded_dates(parameter["schema"])
         return parameters
 
     def error_codes(self) -> list[str]:
@@ -88,3 +122,14 @@ class AutoSchema(SpectacularAutoSchema):
             responses[code] = {**self._get_response_for_code(component.ref, code, direction=direction),
                                "description": declared["description"] if declared else description}
         return dict(sorted(responses.items()))
+
+
+class AnyOfProxySerializer(PolymorphicProxySerializer):
+    """Documents a body as any of `serializers` (anyOf): for a body that may match several of them, where oneOf lies."""
+
+
+class AnyOfProxySerializerExtension(PolymorphicProxySerializerExtension):
+    target_class = AnyOfProxySerializer
+
+    def map_serializer(self, auto_schema, direction):
+        return {"anyOf": super().map_serializer(auto_schema, direction)["oneOf"]}
