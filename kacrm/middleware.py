@@ -2,6 +2,7 @@
 from csp.constants import UNSAFE_INLINE
 from csp.middleware import CSPMiddleware
 from django.http import HttpResponseBadRequest, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.cache import patch_cache_control
 from rest_framework.renderers import BrowsableAPIRenderer
 from django.utils.translation import gettext as _
@@ -26,12 +27,19 @@ class RejectNulBytes:
         form = request.method == "POST" and request.content_type in (
             "application/x-www-form-urlencoded", "multipart/form-data"
         )
-        if NUL in request.path or _has_nul(request.GET) or (form and _has_nul(request.POST)):
-            message = _("The request contains a NUL character, which no field accepts.")
-            if request.path.startswith("/api/"):
-                return JsonResponse({"detail": message}, status=400)
-            return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+        try:
+            refused = NUL in request.path or _has_nul(request.GET) or (form and _has_nul(request.POST))
+        except MultiPartParserError:  # e.g. multipart without a boundary: answered here, without a logged traceback
+            return self._bad_request(request, _("The request could not be read."))
+        if refused:
+            return self._bad_request(request, _("The request contains a NUL character, which no field accepts."))
         return self.get_response(request)
+
+    @staticmethod
+    def _bad_request(request, message):
+        if request.path.startswith("/api/"):
+            return JsonResponse({"detail": message}, status=400)
+        return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
 
 
 class NoStoreWhenSignedIn:

@@ -95,3 +95,15 @@ def test_an_empty_patch_of_a_visit_plan_changes_nothing(supervisor, my_store):
     assert response.status_code == 200
     assert response.json()["weekdays"] == plan.weekdays
     assert VisitPlan.objects.get().edited_at is None
+
+
+@pytest.mark.parametrize("url", ["/api/v1/visits/", "/stores/mine/"])
+def test_a_multipart_body_without_a_boundary_is_a_400_without_a_logged_traceback(client, rep, my_store, caplog, url):
+    client.force_login(rep)
+
+    response = client.generic("POST", url, b"--x\r\n", content_type="multipart/form-data")
+
+    assert response.status_code == 400
+    assert "could not be read" in response.content.decode()
+    assert [record for record in caplog.records if record.exc_info] == []
+    assert StoreVisit.objects.count() == 0
