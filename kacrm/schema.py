@@ -43,7 +43,7 @@ def date_schema(bounds: DateRange) -> dict:
     assert bounds.earliest.timetuple()[:3] == (first * 100, 1, 1) and bounds.latest.timetuple()[:3] == (last * 100 + 99, 12, 31)
     centuries = "|".join(str(century) for century in range(first, last + 1))
     return {
-        "pattern": rf"^(?:{centuries})\d\d-\d\d-\d\d$",
+        "pattern": rf"^(?:{centuries})\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])$",
         "description": f"A date between {bounds.earliest} and {bounds.latest}.",
     }
 
