@@ -114,6 +114,13 @@ def _publish_run(run: AnalyticsRun) -> None:
         raise QueueUnavailable(run) from error
 
 
+def give_up(run_id: int, reason: str) -> None:
+    """A queued run whose task stops waiting for the lock is recorded failed with `reason`, never left queued."""
+    AnalyticsRun.objects.filter(pk=run_id, status=AnalyticsRun.Status.QUEUED).update(
+        status=AnalyticsRun.Status.FAILED, error=reason, finished_at=timezone.now()
+    )
+
+
 @contextlib.contextmanager
 def _run_lock():
     """PostgreSQL: hold RUN_LOCK, a session advisory lock, while the run computes; yields True.

@@ -11,5 +11,9 @@ def recompute_task(self, run_id=None, as_of=None):
     except services.RunNotQueued:
         return  # a redelivery of a run that started already (and finished, or was marked abandoned)
     except services.RunInProgress as busy:
+        if self.request.retries >= self.max_retries:
+            if run_id is not None:
+                services.give_up(run_id, f"Gave up after waiting an hour for another run to finish. {busy}")
+            raise
         raise self.retry(exc=busy, countdown=300)
     services.announce(run)  # the apps above react: the nightly part of SPEC §5, on the fresh suspects

@@ -3,7 +3,9 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Prefetch
 from django_filters import rest_framework as filters
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.authtoken.serializers import AuthTokenSerializer
@@ -31,6 +33,7 @@ class LockedOutSerializer(serializers.Serializer):
     retry_after = serializers.IntegerField(help_text="Seconds until a sign-in is looked at again (also the Retry-After header).")
 
 
+@method_decorator(never_cache, name="dispatch")  # a token in a response is never kept by any cache
 class ObtainTokenView(ObtainAuthToken):
     """POST {"username", "password"} -> {"token"}; the lockout of the login page applies (org.signin)."""
 

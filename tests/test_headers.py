@@ -243,6 +243,17 @@ def test_an_api_answer_to_a_token_is_private_and_not_stored(rep, my_store, url):
     assert cache_control(response) == {"private", "no-store"}
 
 
+def test_a_new_token_is_never_stored_by_a_cache(client, rep):
+    rep.set_password("a-long-passphrase-1")
+    rep.save()
+
+    response = client.post("/api/v1/auth/token/", {"username": rep.username, "password": "a-long-passphrase-1"},
+                           content_type="application/json")
+
+    assert response.status_code == 200 and "token" in response.json()
+    assert {"private", "no-store"} <= cache_control(response)
+
+
 def test_an_api_answer_to_a_signed_in_session_is_private_and_not_stored(rep, my_store):
     response = signed_in(rep).get("/api/v1/stores/")
 

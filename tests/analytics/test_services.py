@@ -172,6 +172,20 @@ def test_a_task_redelivered_for_a_run_that_already_finished_neither_retries_nor_
     assert AnalyticsRun.objects.count() == 1
 
 
+def test_a_queued_run_whose_task_stops_waiting_is_recorded_failed_not_left_queued():
+    from analytics.tasks import recompute_task
+
+    build_world(n_stores=2, days=30)
+    AnalyticsRun.objects.create(as_of=AS_OF, status="running", started_at=dt.datetime.now(dt.timezone.utc))
+    waiting = services.queue_run(as_of=AS_OF)
+    with another_run_computing(), pytest.raises(services.RunInProgress):  # the last retry: the task fails
+        recompute_task.apply(kwargs={"run_id": waiting.pk}, retries=recompute_task.max_retries)
+    waiting.refresh_from_db()
+    assert waiting.status == "failed"
+    assert waiting.error.startswith("Gave up after waiting an hour for another run to finish.")
+    assert StoreScore.objects.count() == 0
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the run lock is a PostgreSQL advisory lock")
 def test_on_postgresql_a_run_marked_running_whose_session_is_gone_is_abandoned_at_once():
     build_world(n_stores=2, days=30)
