@@ -423,10 +423,12 @@ def main():
     call_command("collectstatic", interactive=False, verbosity=0)
 
     port = free_port()
+    server_log = open(Path(settings_dir, "gunicorn.log"), "w")  # the expected 403s / 404s log a line each
+    print(f"gunicorn on 127.0.0.1:{port}, {args.workers} workers, log {server_log.name}")
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "kacrm.wsgi", "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
          "--timeout", "300", "--log-level", "warning"],
-        cwd=ROOT, env={**os.environ, **env},
+        cwd=ROOT, env={**os.environ, **env}, stdout=server_log, stderr=subprocess.STDOUT,
     )
     results = {"stores": args.stores, "world": meta.get("counts"), "workers": args.workers, "requests": args.requests}
     try:
