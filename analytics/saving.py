@@ -100,17 +100,23 @@ def save_snapshot(*, as_of, store_scores, account_scores, fit, suspects, is_late
 
 
 def _flag_suspects(suspects: pd.DataFrame) -> None:
-    """The visits' `suspect` flag mirrors the latest run."""
-    StoreVisit.objects.filter(suspect=True).update(suspect=False)
-    if suspects.empty:
-        return
+    """The visits' `suspect` flag mirrors the latest run; only the visits whose flag changes are written.
+
+    (Clearing every flag and setting the run's again rewrote every suspect visit, its index
+    entries and its heap page on each run: seconds with a few thousand suspects.)
+    """
+    flagged = set(StoreVisit.objects.filter(suspect=True).values_list("store_id", "date"))
+    wanted = set(zip(suspects["store_id"].astype(int).tolist(), suspects["date"].dt.date.tolist()))
     table = StoreVisit._meta.db_table
-    pairs = list(zip(suspects["store_id"].astype(int), suspects["date"].dt.date))
     with connection.cursor() as cursor:
-        for start in range(0, len(pairs), 500):
-            chunk = pairs[start : start + 500]
-            where = " OR ".join(["(store_id = %s AND date = %s)"] * len(chunk))
-            cursor.execute(f"UPDATE {table} SET suspect = TRUE WHERE {where}", [v for pair in chunk for v in pair])
+        for value, pairs in ((False, sorted(flagged - wanted)), (True, sorted(wanted - flagged))):
+            for start in range(0, len(pairs), 500):
+                chunk = pairs[start : start + 500]
+                keys = ", ".join(["(%s, %s)"] * len(chunk))
+                cursor.execute(
+                    f"UPDATE {table} SET suspect = %s WHERE (store_id, date) IN ({keys})",
+                    [value, *(v for pair in chunk for v in pair)],
+                )
 
 
 def _set_tiers(account_scores: pd.DataFrame) -> None:
