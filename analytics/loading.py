@@ -34,12 +34,20 @@ def first_loaded_day(as_of: date, params: Params) -> date:
     return min(window_start, xyz_start)
 
 
-def fetch_visits(first_day: date, as_of: date, partitions: int | None = None) -> tuple[str, list]:
-    """Every visit in [first_day, as_of] as the database gives it: ("packed", (store_id, blob,
-    max total) rows) on PostgreSQL when the figures fit the packing, else ("rows", plain rows)."""
+def fetch_visits(first_day: date, as_of: date, partitions: int | None = None, region_ids=None) -> tuple[str, list]:
+    """Every visit in [first_day, as_of] (of the stores of `region_ids`, when given) as the database
+    gives it: ("packed", (store_id, blob, max total) rows) on PostgreSQL when the figures fit the
+    packing, else ("rows", plain rows)."""
     table = StoreVisit._meta.db_table
     where = "date >= %(first)s AND date <= %(as_of)s"
     params = {"first": first_day, "as_of": as_of}
+    if region_ids is not None:  # a split run's part: never empty
+        regions = {f"region{i}": region for i, region in enumerate(region_ids)}
+        params.update(regions)
+        where += (
+            f" AND store_id IN (SELECT id FROM {Store._meta.db_table} WHERE region_id IN "
+            f"({', '.join(f'%({name})s' for name in regions)}))"
+        )
     if connection.vendor == "postgresql":
         blobs = _packed_rows(table, where, params, partitions or settings.ANALYTICS_PARTITIONS)
         if not blobs or max(b[2] for b in blobs) < PACKED_LIMIT:
@@ -107,10 +115,11 @@ def _packed_rows(table: str, where: str, params: dict, partitions: int) -> list:
         return [row for part in parts for row in part.result()]
 
 
-def load_prior_purchases(first_day: date) -> pd.Series:
+def load_prior_purchases(first_day: date, region_ids=None) -> pd.Series:
     """store_id -> last purchase day before `first_day` (outside W a day is valid when it sold)."""
+    visits = StoreVisit.objects.all() if region_ids is None else StoreVisit.objects.filter(store__region_id__in=region_ids)
     rows = list(
-        StoreVisit.objects.filter(date__lt=first_day, own_sales__gt=0, total_sales__gt=0)
+        visits.filter(date__lt=first_day, own_sales__gt=0, total_sales__gt=0)
         .values("store_id")
         .annotate(last=Max("date"))
         .values_list("store_id", "last")
@@ -132,8 +141,11 @@ STORE_COLUMNS = [
 ]
 
 
-def load_stores(as_of: date) -> pd.DataFrame:
+def load_stores(as_of: date, region_ids=None) -> pd.DataFrame:
+    """The active stores (of `region_ids`, when given), as `store_rules` reads them."""
     active = Store.objects.active()
+    if region_ids is not None:
+        active = active.filter(region_id__in=region_ids)
     rows = active.annotate(
         previous_zone=_previous_zone(StoreScore, "store", as_of), floor_area_m2_float=Cast("floor_area_m2", FloatField())
     ).values_list(*(c if c != "floor_area_m2" else "floor_area_m2_float" for c in STORE_COLUMNS))

@@ -63,6 +63,9 @@ class AnalyticsRun(models.Model):
     timings = models.JSONField(_("timings (s)"), default=dict, blank=True)
     counts = models.JSONField(_("counts"), default=dict, blank=True)
     error = models.TextField(_("error"), blank=True)
+    parts = models.PositiveSmallIntegerField(
+        _("parts"), default=1, help_text=_("Worker tasks that observed the stores, each a group of regions (ANALYTICS_SPLIT).")
+    )
 
     objects = AnalyticsRunQuerySet.as_manager()
 
@@ -77,6 +80,24 @@ class AnalyticsRun(models.Model):
 
     def __str__(self):
         return f"{self.as_of} {self.status}"
+
+
+class RunPart(models.Model):
+    """A split run's per-store half for one group of regions, staged until the run's scoring task reads it.
+
+    The frames are pickled: they are written and read only by the run's own tasks, inside the
+    database the product trusts for everything else, and deleted when the run finishes.
+    """
+
+    run = models.ForeignKey(AnalyticsRun, on_delete=models.CASCADE, related_name="staged_parts")
+    part = models.PositiveSmallIntegerField()
+    observed = models.BinaryField()
+    suspects = models.BinaryField()
+    visits = models.PositiveIntegerField()
+    seconds = models.FloatField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "part"], name="one_staged_part_per_run_and_part")]
 
 
 class StoreScoreQuerySet(models.QuerySet):

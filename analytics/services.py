@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import io
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
@@ -17,11 +18,14 @@ from datetime import date, timedelta
 import pandas as pd
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import Max
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from . import loading, saving, scoring, signals, store_rules
-from .models import AnalyticsRun, AnalyticsSettings, StoreScore
+from stores.models import Store
+
+from .models import AnalyticsRun, AnalyticsSettings, RunPart, StoreScore
+from .params import Params
 
 STALE_RUN = timedelta(hours=6)  # SQLite: a run "running" longer than this died with its worker
 RUN_LOCK = 0x6B6163726D  # PostgreSQL: the advisory lock a computing run holds (any constant unique to this database)
@@ -45,21 +49,21 @@ def default_as_of() -> date:
 # --- the per-store half, in partitions ------------------------------------------------------
 
 
-def observe(*, as_of: date, params, partitions: int | None = None):
-    """Load the active stores and their visits, and apply the per-store rules.
+def observe(*, as_of: date, params, partitions: int | None = None, region_ids=None):
+    """Load the active stores (of `region_ids`, when given) and their visits, and apply the per-store rules.
 
     Returns (stores, observations, suspects, visits loaded). The database aggregates the visits
     on other connections while this one loads the stores. `store_rules.observe_grid` gives
     each store's row from that store's visits alone, so the stores are observed in ranges of
-    OBSERVE_CHUNK on parallel threads (numpy releases the GIL in its loops), and a deployment at
-    100,000 stores can run it per region on several workers.
+    OBSERVE_CHUNK on parallel threads (numpy releases the GIL in its loops), and a split run
+    observes groups of regions on several workers (`observe_part`).
     """
     partitions = partitions or settings.ANALYTICS_PARTITIONS
     first_day = loading.first_loaded_day(as_of, params)
     with ThreadPoolExecutor(1) as background:
-        fetching = loading.in_background(background, loading.fetch_visits, first_day, as_of, partitions)
-        stores = loading.load_stores(as_of)
-        prior = loading.load_prior_purchases(first_day)
+        fetching = loading.in_background(background, loading.fetch_visits, first_day, as_of, partitions, region_ids)
+        stores = loading.load_stores(as_of, region_ids)
+        prior = loading.load_prior_purchases(first_day, region_ids)
         by_id = stores.sort_values("store_id").set_index("store_id")
         visits = loading.load_visits(by_id.index, first_day, as_of, fetched=fetching.result())
     bounds = [*range(0, max(len(by_id), 1), OBSERVE_CHUNK), len(by_id)]  # one chunk at least, maybe empty
@@ -143,16 +147,19 @@ def _run_lock():
             cursor.execute("SELECT pg_advisory_unlock(%s)", [RUN_LOCK])
 
 
-def _acquire(run: AnalyticsRun, *, locked: bool) -> None:
-    """Mark `run` running. `locked`: this session holds RUN_LOCK, so a run still marked running died unfinished."""
-    dead = AnalyticsRun.objects.filter(status=AnalyticsRun.Status.RUNNING)
-    if not locked:
-        dead = dead.filter(started_at__lt=timezone.now() - STALE_RUN)
+def _acquire(run: AnalyticsRun, *, locked: bool, parts: int = 1) -> None:
+    """Mark `run` running, split into `parts` worker tasks.
+
+    `locked`: this session holds RUN_LOCK, so a one-task run still marked running died unfinished.
+    A split run's tasks hold no session across the run: it counts as dead after STALE_RUN, as on SQLite.
+    """
+    stale = Q(started_at__lt=timezone.now() - STALE_RUN)
+    dead = AnalyticsRun.objects.filter(stale | Q(parts=1) if locked else stale, status=AnalyticsRun.Status.RUNNING)
     dead.update(status=AnalyticsRun.Status.FAILED, error=ABANDONED, finished_at=timezone.now())
     try:
         with transaction.atomic():
             updated = AnalyticsRun.objects.filter(pk=run.pk, status=AnalyticsRun.Status.QUEUED).update(
-                status=AnalyticsRun.Status.RUNNING, started_at=timezone.now()
+                status=AnalyticsRun.Status.RUNNING, started_at=timezone.now(), parts=parts
             )
     except IntegrityError:
         raise RunInProgress(f"Another analytics run is in progress; run {run.pk} for {run.as_of} waits.")
@@ -165,26 +172,125 @@ def recompute(*, as_of: date | None = None, run_id: int | None = None, requested
     """Score every active store and account for `as_of` (default yesterday) and save the snapshot."""
     params = AnalyticsSettings.current()
     with _run_lock() as locked:
+        run = _start(as_of=as_of, run_id=run_id, requested_by=requested_by, locked=locked)
+        return _compute(run, params, lambda: observe(as_of=run.as_of, params=params))
+
+
+def _start(*, as_of, run_id, requested_by=None, locked: bool, parts: int = 1) -> AnalyticsRun:
+    """The run `run_id` (or a new one for `as_of`), marked running; RunInProgress when another computes."""
+    if run_id is None:
+        run = AnalyticsRun.objects.create(as_of=as_of or default_as_of(), requested_by=requested_by)
+    else:
+        run = AnalyticsRun.objects.get(pk=run_id)
+    try:
+        _acquire(run, locked=locked, parts=parts)
+    except RunInProgress:
         if run_id is None:
-            run = AnalyticsRun.objects.create(as_of=as_of or default_as_of(), requested_by=requested_by)
-        else:
-            run = AnalyticsRun.objects.get(pk=run_id)
-        try:
-            _acquire(run, locked=locked)
-        except RunInProgress:
-            if run_id is None:
-                run.delete()  # nobody queued it: leave no row waiting for nothing
-            raise
-        return _compute(run, params)
+            run.delete()  # nobody queued it: leave no row waiting for nothing
+        raise
+    return run
 
 
-def _compute(run: AnalyticsRun, params) -> AnalyticsRun:
+# --- a run split over workers (SPEC §9: 100,000 stores) ------------------------------------
+
+
+def split_regions(parts: int) -> list[list[int]]:
+    """The regions with active stores in at most `parts` groups of about equal store counts.
+
+    Largest region first into the group with the fewest stores so far; a region is never split,
+    so each group's stores are whole regions (one rep's stores in one part).
+    """
+    counts = Store.objects.active().values("region_id").annotate(n=Count("id")).order_by("-n", "region_id")
+    groups, sizes = [[] for _ in range(max(parts, 1))], [0] * max(parts, 1)
+    for row in counts:
+        smallest = sizes.index(min(sizes))
+        groups[smallest].append(row["region_id"])
+        sizes[smallest] += row["n"]
+    return [sorted(group) for group in groups if group]
+
+
+def start_split(*, groups: list[list[int]], run_id: int | None = None, as_of: date | None = None) -> AnalyticsRun:
+    """Mark the run running as a split run of one `observe_part` task per group (two at least).
+
+    The parts read the run's parameters (stored here) so that every part and the scoring agree.
+    """
+    params = AnalyticsSettings.current()
+    with _run_lock() as locked:
+        run = _start(as_of=as_of, run_id=run_id, locked=locked, parts=len(groups))
+    run.params = dataclasses.asdict(params)
+    run.save(update_fields=["params"])
+    return run
+
+
+def observe_part(run_id: int, part: int, region_ids: list[int]) -> None:
+    """The per-store half for one group of regions, staged as a `RunPart` (a rerun of the part replaces it)."""
+    run = AnalyticsRun.objects.get(pk=run_id)
+    if run.status != AnalyticsRun.Status.RUNNING:
+        return  # failed or abandoned meanwhile: nothing will read it
+    started = time.perf_counter()
+    try:
+        _, observed, suspects, visits = observe(as_of=run.as_of, params=Params.from_dict(run.params), region_ids=region_ids)
+        RunPart.objects.update_or_create(run=run, part=part, defaults={
+            "observed": _pickled(observed), "suspects": _pickled(suspects), "visits": visits,
+            "seconds": time.perf_counter() - started,
+        })
+    except Exception:
+        fail_split(run_id, traceback.format_exc(limit=20))
+        raise
+
+
+def score_parts(run_id: int) -> AnalyticsRun | None:
+    """The cross-store half of a split run: read its parts, score, save the snapshot; None if it stopped."""
+    run = AnalyticsRun.objects.get(pk=run_id)
+    if run.status != AnalyticsRun.Status.RUNNING:
+        return None
+    params = Params.from_dict(run.params)
+    parts = list(run.staged_parts.order_by("part"))
+    waited = (timezone.now() - run.started_at).total_seconds()
+
+    def gather():
+        if len(parts) != run.parts:
+            raise RuntimeError(f"{len(parts)} of the run's {run.parts} parts were staged.")
+        observed = pd.concat([pd.read_pickle(io.BytesIO(p.observed)) for p in parts]).sort_index()
+        suspects = pd.concat([pd.read_pickle(io.BytesIO(p.suspects)) for p in parts], ignore_index=True)
+        suspects = suspects.sort_values("store_id", kind="stable", ignore_index=True)
+        stores = loading.load_stores(run.as_of)
+        return stores[stores["store_id"].isin(observed.index)], observed, suspects, sum(p.visits for p in parts)
+
+    try:
+        return _compute(run, params, gather, waited=waited)
+    finally:
+        run.staged_parts.all().delete()
+
+
+def fail_split(run_id: int, error: str) -> None:
+    """A part failed: the run is recorded failed with its error, and its staged parts go."""
+    AnalyticsRun.objects.filter(pk=run_id, status=AnalyticsRun.Status.RUNNING).update(
+        status=AnalyticsRun.Status.FAILED, error=error, finished_at=timezone.now()
+    )
+    RunPart.objects.filter(run_id=run_id).delete()
+
+
+def _pickled(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_pickle(buffer)
+    return buffer.getvalue()
+
+
+# --- computing a run ------------------------------------------------------------------------
+
+
+def _compute(run: AnalyticsRun, params, observe_step, *, waited: float = 0.0) -> AnalyticsRun:
+    """Run `observe_step` (the per-store half: stores, observations, suspects, visits) and the rest.
+
+    `waited`: seconds the run spent before this call (a split run's parts), counted in observe and total.
+    """
     as_of = run.as_of
     run.params = dataclasses.asdict(params)
-    timings, started = {}, time.perf_counter()
+    timings, started = {}, time.perf_counter() - waited
     try:
-        tick = time.perf_counter()
-        stores, observed, suspects, visits = observe(as_of=as_of, params=params)
+        tick = time.perf_counter() - waited
+        stores, observed, suspects, visits = observe_step()
         timings["observe"] = time.perf_counter() - tick
 
         tick = time.perf_counter()
@@ -227,5 +333,12 @@ def _compute(run: AnalyticsRun, params) -> AnalyticsRun:
 
 
 def announce(run: AnalyticsRun) -> list[str]:
-    """Tell the apps above that `run` succeeded (`signals.run_succeeded`); returns their one-line summaries."""
-    return [summary for _, summary in signals.run_succeeded.send(sender=AnalyticsRun, run=run) if summary]
+    """Tell the apps above that `run` succeeded (`signals.run_succeeded`); returns their one-line summaries.
+
+    Their time is added to the run's timings as `announce`.
+    """
+    started = time.perf_counter()
+    summaries = [summary for _, summary in signals.run_succeeded.send(sender=AnalyticsRun, run=run) if summary]
+    run.timings = {**run.timings, "announce": round(time.perf_counter() - started, 3)}
+    AnalyticsRun.objects.filter(pk=run.pk).update(timings=run.timings)
+    return summaries

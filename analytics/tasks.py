@@ -1,12 +1,22 @@
-from celery import shared_task
+from celery import chord, shared_task
+from django.conf import settings
 
 from . import services
 
 
 @shared_task(bind=True, acks_late=True, max_retries=12)
 def recompute_task(self, run_id=None, as_of=None):
-    """Nightly (yesterday) or on request (a queued run); waits while another run holds the lock."""
+    """Nightly (yesterday) or on request (a queued run); waits while another run holds the lock.
+
+    With ANALYTICS_SPLIT > 1 and a real broker, the run is a chord: `observe_part_task` per group
+    of regions on any worker, then `score_run_task` once.
+    """
     try:
+        groups = services.split_regions(settings.ANALYTICS_SPLIT) if _split() else []
+        if len(groups) > 1:
+            run = services.start_split(groups=groups, run_id=run_id, as_of=as_of)
+            chord(observe_part_task.si(run.pk, part, group) for part, group in enumerate(groups))(score_run_task.si(run.pk))
+            return
         run = services.recompute(run_id=run_id, as_of=as_of)
     except services.RunNotQueued:
         return  # a redelivery of a run that started already (and finished, or was marked abandoned)
@@ -17,3 +27,22 @@ def recompute_task(self, run_id=None, as_of=None):
             raise
         raise self.retry(exc=busy, countdown=300)
     services.announce(run)  # the apps above react: the nightly part of SPEC §5, on the fresh suspects
+
+
+def _split() -> bool:
+    """Split only with real workers: in-process (eager) tasks have nobody to share the work with."""
+    return settings.ANALYTICS_SPLIT > 1 and not recompute_task.app.conf.task_always_eager
+
+
+@shared_task(acks_late=True)
+def observe_part_task(run_id, part, region_ids):
+    """A split run's per-store half for one group of regions (`services.observe_part`)."""
+    services.observe_part(run_id, part, region_ids)
+
+
+@shared_task(acks_late=True)
+def score_run_task(run_id):
+    """A split run's cross-store half, once every part is staged; then the apps above react."""
+    run = services.score_parts(run_id)
+    if run is not None:
+        services.announce(run)

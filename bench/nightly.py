@@ -148,7 +148,6 @@ def worker_pids(parent: int) -> list[int]:
 def through_celery(args, day: dt.date, env: dict) -> tuple[list[dict], float]:
     """The run as the nightly beat sends it, on a real worker with --celery-workers processes."""
     from analytics import services
-    from analytics.models import AnalyticsRun
     from kacrm.celery import app
 
     app.control.purge()

@@ -175,6 +175,8 @@ DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="KA CRM <kacrm
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # The nightly run observes stores in this many id ranges at once (threads, one connection each).
 ANALYTICS_PARTITIONS = env.int("ANALYTICS_PARTITIONS", default=2)
+# The nightly run in this many worker tasks, each a group of regions (README "At 100,000 stores"); 1: one task.
+ANALYTICS_SPLIT = env.int("ANALYTICS_SPLIT", default=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -45,3 +45,23 @@ def test_a_queued_run_is_computed_by_a_real_worker(worker):
     run.refresh_from_db()
     assert run.status == "succeeded", run.error
     assert StoreScore.objects.filter(as_of=AS_OF).count() == 4
+
+
+def test_a_split_run_goes_through_the_chord_on_a_real_worker_and_equals_one_task(worker, settings):
+    """ANALYTICS_SPLIT: observe_part_task per group of regions, then score_run_task, over Redis."""
+    from analytics.models import RunPart
+    from tests.analytics.test_split_run import flags, world_in_five_regions
+    from tests.analytics.test_services import snapshot
+
+    world_in_five_regions()
+    services.recompute(as_of=AS_OF)  # one task, in this process: the reference
+    expected, expected_flags = snapshot(), flags()
+    settings.ANALYTICS_SPLIT = 3
+    run = services.queue_run(as_of=AS_OF)
+    assert wait_for(lambda: "announce" in AnalyticsRun.objects.get(pk=run.pk).timings
+                    or AnalyticsRun.objects.get(pk=run.pk).status == "failed")
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.error
+    assert run.parts == 3
+    assert snapshot() == expected and flags() == expected_flags
+    assert not RunPart.objects.exists()
