@@ -231,3 +231,20 @@ class ForecastMonth(models.Model):
             models.UniqueConstraint(fields=["plan", "month"], name="one_forecast_per_plan_and_month"),
             models.CheckConstraint(condition=Q(own_units__gte=0), name="forecast_not_negative"),
         ]
+
+
+class StoreMonth(models.Model):
+    """A store's valid visit days (SPEC §3.1, as `StoreVisit.objects.valid()`) and their own units in one month.
+
+    Kept by database triggers on stores_storevisit (migration 0006), so every writer (the services, the
+    analytics run's suspect flags, the admin, COPY) keeps it exact; never written by Python. The account
+    plan's actuals read 12 rows per store from it instead of every visit of the year.
+    """
+
+    store = models.ForeignKey("stores.Store", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False)
+    month = models.DateField()
+    valid_days = models.IntegerField(default=0)
+    own_sales = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["store", "month"], name="one_store_month")]

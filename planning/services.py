@@ -1,8 +1,8 @@
 from datetime import date, datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Avg, Count, ExpressionWrapper, FloatField, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
+from django.db.models import Avg, Count, ExpressionWrapper, F, FloatField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Cast, Coalesce, TruncWeek
 from django.utils import timezone
 
 from stores.models import Store, StoreVisit
@@ -319,16 +319,15 @@ ROLLING_MONTHS = 3
 
 def account_actuals(*, account, year: int) -> dict:
     """{month number: our units} of `account` in `year`, each store's month as for targets (mean own per valid
-    visit day x days in the month), summed over its stores. One aggregated query."""
+    visit day x days in the month), summed over its stores. One aggregated query over the store months (12 rows
+    per store, kept by the database from the visits: StoreMonth), whatever the number of visits."""
+    from .models import StoreMonth
+
     rows = (
-        StoreVisit.objects.valid().filter(store__account=account, date__year=year)
-        .annotate(month=TruncMonth("date")).order_by().values_list("store_id", "month").annotate(mean=Avg("own_sales"))
+        StoreMonth.objects.filter(store__account=account, month__year=year, valid_days__gt=0)
+        .order_by().values_list("month").annotate(means=Sum(Cast("own_sales", FloatField()) / F("valid_days")))
     )
-    totals = {}
-    for _store, month, mean in rows:  # one row per store and month: at most 12 x the account's stores
-        month = _as_date(month)
-        totals[month.month] = totals.get(month.month, 0.0) + mean * computations.days_in_month(month)
-    return totals
+    return {month.month: means * computations.days_in_month(month) for month, means in rows}
 
 
 def forecast_vs_actual(plan) -> list[dict]:
