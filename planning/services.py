@@ -199,7 +199,8 @@ def weekly_compliance(*, plans, weeks: list[date], today: date) -> dict:
     first, last = min(weeks), min(max(weeks) + timedelta(days=6), today)
     counts = (
         StoreVisit.objects.filter(store__in=plans.current().values("store_id"), date__gte=first, date__lte=last)
-        .annotate(week=TruncWeek("date")).order_by().values_list("store_id", "week").annotate(n=Count("pk"))
+        .annotate(week=TruncWeek("date")).order_by().values_list("store_id", "week")
+        .annotate(n=Count("*"))  # COUNT(*): an index-only scan of (store, date), no visit row read
     )
     visits = {(store_id, _as_date(week)): n for store_id, week, n in counts}
     return computations.weekly_compliance(rows, visits, weeks, today)
