@@ -2,6 +2,8 @@
 """POST visits to a running KA CRM through /api/v1/visits/bulk/ and print the throughput.
 
 Standalone (stdlib only): it talks to the server over HTTP like any internal system would.
+With --database-url (psycopg needed; the project's .venv has it) it plans its batches from the
+visits already in that database: new visits on days the stores have none, and a few corrections.
 See bench/README.md for a PostgreSQL + gunicorn run.
 """
 import argparse
@@ -74,6 +76,56 @@ def make_visits(codes, *, visits, last_day, seed=1):
     return items
 
 
+def plan_from_world(database_url, codes, *, wanted, corrections, last_day, seed=1):
+    """`wanted` (item, is_new) for a database that already holds visits.
+
+    Days go back from `last_day`; on each day the stores without a visit (in code order) get a new
+    visit, and after a `corrections` fraction of them comes a correction of one of the day's stored
+    visits: the same item with another total, as a late fix from the till would arrive.
+    """
+    import psycopg  # only this mode needs it
+
+    rng = random.Random(seed)
+    planned = []
+    with psycopg.connect(database_url) as conn:
+        ids = dict(conn.execute("SELECT code, id FROM stores_store WHERE code = ANY(%s)", [codes]).fetchall())
+        code_of = {pk: code for code, pk in ids.items()}
+        day = last_day
+        while len(planned) < wanted:
+            if day.year < 2000:
+                sys.exit(f"The world has only {len(planned)} free (store, day) cells; ask for fewer --visits.")
+            stored = {
+                row[0]: row[1:] for row in conn.execute(
+                    "SELECT store_id, total_sales, own_sales, display_ok, promotion_ok, staff_ok, notes "
+                    "FROM stores_storevisit WHERE date = %s AND store_id = ANY(%s)", [day, list(code_of)],
+                )
+            }
+            to_correct = sorted(code_of[pk] for pk in stored)
+            rng.shuffle(to_correct)
+            for code in sorted(ids):
+                if len(planned) >= wanted:
+                    break
+                if ids[code] in stored:
+                    continue
+                total = rng.randint(20, 400)
+                planned.append(({
+                    "store": code, "date": day.isoformat(), "total_sales": total,
+                    "own_sales": rng.randint(0, total // 2),
+                    "display_ok": rng.choice([True, False, None]), "promotion_ok": rng.choice([True, False, None]),
+                    "staff_ok": rng.choice([True, False, None]), "notes": "bench" if rng.random() < 0.1 else "",
+                }, True))
+                if to_correct and len(planned) < wanted and rng.random() < corrections:
+                    fixed = to_correct.pop()
+                    total, own, display, promotion, staff, notes = stored[ids[fixed]]
+                    planned.append(({
+                        "store": fixed, "date": day.isoformat(), "total_sales": total + rng.randint(1, 20),
+                        "own_sales": own, "display_ok": display, "promotion_ok": promotion, "staff_ok": staff,
+                        "notes": notes,
+                    }, False))
+            day -= dt.timedelta(days=1)
+    return planned
+
+
 def chunks(items, size):
     return [items[i : i + size] for i in range(0, len(items), size)]
 
@@ -95,6 +147,10 @@ def main():
     parser.add_argument("--stores", type=int, default=0, help="use the first N store codes (default: all visible)")
     parser.add_argument("--warmup", type=int, default=8,
                         help="batches sent first and not timed, so every server worker has loaded its code (default 8)")
+    parser.add_argument("--database-url", help="the server's database, read only: plan new visits on its free "
+                        "(store, day) cells and corrections of its stored visits (psycopg needed)")
+    parser.add_argument("--corrections", type=float, default=0.03,
+                        help="with --database-url: corrections per new visit (default 0.03)")
     args = parser.parse_args()
     base = args.url.rstrip("/")
 
@@ -105,11 +161,21 @@ def main():
     # Yesterday, server time unknown: stay a day clear of "the date cannot be in the future".
     last_day = dt.date.today() - dt.timedelta(days=1)
     # Warm-up batches take the oldest days, so no (store, date) repeats in the timed part.
-    items = make_visits(codes, visits=args.visits + args.warmup * args.batch, last_day=last_day)
+    wanted, expected = args.visits + args.warmup * args.batch, None
+    if args.database_url:
+        planned = plan_from_world(args.database_url, codes, wanted=wanted, corrections=args.corrections,
+                                  last_day=last_day)
+        items = [item for item, _new in planned]
+        created = sum(1 for _item, new in planned[: args.visits] if new)
+        expected = {"created": created, "updated": min(args.visits, len(planned)) - created}
+    else:
+        items = make_visits(codes, visits=wanted, last_day=last_day)
     batches, warmup = chunks(items[: args.visits], args.batch), chunks(items[args.visits :], args.batch)
-    first_day = last_day - dt.timedelta(days=(args.visits - 1) // len(codes))
+    first_day = min(item["date"] for item in items[: args.visits])
     print(f"{args.visits} visits over {len(codes)} stores, {first_day} to {last_day}, "
-          f"{len(batches)} batches of {args.batch}, {args.threads} threads -> {base}")
+          f"{len(batches)} batches of {args.batch}, {args.threads} threads -> {base}"
+          + (f" (planned from the database: {expected['created']} new, {expected['updated']} corrections)"
+             if expected else ""))
 
     url = f"{base}/api/v1/visits/bulk/"
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.threads) as pool:
@@ -139,7 +205,10 @@ def main():
 
     status, answer, seconds = post_batch(url, token, batches[0])
     print(f"re-send of batch 1: {status} {answer} in {seconds * 1000:.0f} ms")
-    if failures or status != 200 or answer != {"created": 0, "updated": 0}:
+    unexpected = expected is not None and {"created": created, "updated": updated} != expected
+    if unexpected:
+        print(f"expected created {expected['created']}, updated {expected['updated']}")
+    if failures or unexpected or status != 200 or answer != {"created": 0, "updated": 0}:
         sys.exit(1)
 
 
