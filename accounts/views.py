@@ -64,7 +64,10 @@ def account_list(request):
     summary (code, name, kind, tier) of the accounts of their stores, with how many of those stores are theirs."""
     user = request.user
     full = can(user, Action.READ_DOSSIERS)
-    accounts = KeyAccount.objects.dossier_visible_to(user) if full else KeyAccount.objects.visible_to(user)
+    visible = KeyAccount.objects.dossier_visible_to(user) if full else KeyAccount.objects.visible_to(user)
+    # A semi-join on the scope: a supervisor's scope joins every store of their regions, and a DISTINCT over
+    # those rows (with a store count per row) cost 230 ms at 100,000 stores.
+    accounts = KeyAccount.objects.filter(pk__in=visible.values("pk"))
     query = request.GET.get("q", "").strip()[:100]
     if query:
         accounts = accounts.filter(Q(code__icontains=query) | Q(name__icontains=query))
