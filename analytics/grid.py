@@ -131,9 +131,9 @@ def positions(grid: VisitGrid, visits: pd.DataFrame) -> tuple[np.ndarray, np.nda
     return rows, day_numbers(visits["date"]) - grid.first
 
 
-# Visits travel from PostgreSQL as one bytea per store: string_agg of int8send(packed row). A
-# COPY of one message per row costs ~1 µs a row in psycopg; 20,000 blobs cost nothing.
-# Packed bits: day offset from first_day (14) | confirmed (1) | total_sales (24) | own_sales (24).
+# Visits travel from PostgreSQL as one bytea per store and month (`months`): string_agg of
+# int8send(packed row). A COPY of one message per row costs ~1 µs a row in psycopg; blobs cost nothing.
+# Packed bits: day offset from the blob's first day (14) | confirmed (1) | total_sales (24) | own_sales (24).
 PACKED_LIMIT = 1 << 24  # MAX_DAILY_UNITS (10 million) fits; larger figures take the row path
 PACKED_ROW = (
     "int8send(((date - %(first)s::date)::int8 << 49) | (CASE WHEN suspect_confirmed THEN 1 ELSE 0 END::int8 << 48)"
@@ -157,31 +157,39 @@ class PackedVisits:
     days: int
     blobs: list  # packed bytes, ordered by row
     blob_rows: np.ndarray  # the row of each blob
+    blob_columns: np.ndarray  # the grid column of each blob's first day (negative before the grid)
     starts: np.ndarray  # (n + 1,) the first blob of each row
 
     @classmethod
     def from_rows(cls, store_ids, first: int, days: int, rows: list) -> PackedVisits:
-        """From (store_id, blob, ...) rows; other stores' blobs are dropped."""
+        """From (store_id, blob, max total, day number of the blob's first day) rows; other stores' blobs are dropped."""
         store_ids = np.asarray(store_ids, dtype=np.int64)
         blob_rows = pd.Index(store_ids).get_indexer(np.fromiter((r[0] for r in rows), np.int64, len(rows)))
         order = np.argsort(blob_rows, kind="stable")
         order = order[blob_rows[order] >= 0]
         blob_rows = blob_rows[order]
+        columns = np.fromiter((r[3] for r in rows), np.int64, len(rows))[order] - first
         starts = np.searchsorted(blob_rows, np.arange(len(store_ids) + 1))
-        return cls(store_ids, first, days, [rows[i][1] for i in order], blob_rows, starts)
+        return cls(store_ids, first, days, [rows[i][1] for i in order], blob_rows, columns, starts)
 
     @property
     def visits(self) -> int:
-        return sum(len(b) for b in self.blobs) // 8
+        """The visits on the grid: a month's days before its first column or after its last do not count."""
+        lengths = np.fromiter((len(b) // 8 for b in self.blobs), np.int64, len(self.blobs))
+        inside = (self.blob_columns >= 0) & (self.blob_columns + 31 <= self.days)  # the whole month on the grid
+        edge = np.flatnonzero(~inside)
+        packed = np.frombuffer(b"".join(self.blobs[i] for i in edge), dtype=">i8").astype(np.int64)
+        columns = np.repeat(self.blob_columns[edge], lengths[edge]) + (packed >> 49)
+        return int(lengths[inside].sum()) + int(np.count_nonzero((columns >= 0) & (columns < self.days)))
 
     def rows(self, start: int, stop: int) -> VisitGrid:
         """The grid of the stores start..stop-1."""
         grid = VisitGrid.empty(self.store_ids[start:stop], self.first, self.days)
-        blobs = self.blobs[self.starts[start] : self.starts[stop]]
-        lengths = np.fromiter((len(b) // 8 for b in blobs), np.int64, len(blobs))
-        packed = np.frombuffer(b"".join(blobs), dtype=">i8").astype(np.int64)
-        grid.put(
-            np.repeat(self.blob_rows[self.starts[start] : self.starts[stop]] - start, lengths),
-            packed >> 49, (packed >> 24) & 0xFFFFFF, packed & 0xFFFFFF, ((packed >> 48) & 1).astype(bool),
+        blobs = slice(self.starts[start], self.starts[stop])
+        lengths = np.fromiter((len(b) // 8 for b in self.blobs[blobs]), np.int64, len(self.blobs[blobs]))
+        packed = np.frombuffer(b"".join(self.blobs[blobs]), dtype=">i8").astype(np.int64)
+        grid.put(  # days off the grid (a month's days before the window's first, or after as_of) are skipped
+            np.repeat(self.blob_rows[blobs] - start, lengths), np.repeat(self.blob_columns[blobs], lengths) + (packed >> 49),
+            (packed >> 24) & 0xFFFFFF, packed & 0xFFFFFF, ((packed >> 48) & 1).astype(bool),
         )
         return grid

@@ -11,9 +11,8 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
-import psycopg
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import connection, connections
 from django.db.models import FloatField, Max, OuterRef, Subquery
 from django.db.models.functions import Cast
 
@@ -21,7 +20,8 @@ from accounts.models import KeyAccount
 from stores.models import MarketShare, Store, StoreVisit
 from stores.rules import MARKET_SHARE_COLUMNS
 
-from .grid import EPOCH, PACKED_LIMIT, PACKED_ROW, PackedVisits, VisitGrid
+from . import months
+from .grid import EPOCH, PACKED_LIMIT, PackedVisits, VisitGrid
 from .models import AccountScore, StoreScore
 from .params import Params
 
@@ -36,9 +36,16 @@ def first_loaded_day(as_of: date, params: Params) -> date:
 
 def fetch_visits(first_day: date, as_of: date, partitions: int | None = None, region_ids=None) -> tuple[str, list]:
     """Every visit in [first_day, as_of] (of the stores of `region_ids`, when given) as the database
-    gives it: ("packed", (store_id, blob, max total) rows) on PostgreSQL when the figures fit the
-    packing, else ("rows", plain rows)."""
-    table = StoreVisit._meta.db_table
+    gives it: ("packed", `months.read` rows) on PostgreSQL when the figures fit the packing, else
+    ("rows", plain rows). Without `region_ids` the stale months are packed first; a split run's
+    parts read what the run's start packed (`services.start_split`).
+    """
+    if connection.vendor == "postgresql":
+        if region_ids is None:
+            months.refresh(first_day, as_of, partitions or settings.ANALYTICS_PARTITIONS)
+        blobs = months.read(first_day, as_of, region_ids)
+        if not blobs or max(b[2] for b in blobs) < PACKED_LIMIT:
+            return "packed", blobs
     where = "date >= %(first)s AND date <= %(as_of)s"
     params = {"first": first_day, "as_of": as_of}
     if region_ids is not None:  # a split run's part: never empty
@@ -48,13 +55,10 @@ def fetch_visits(first_day: date, as_of: date, partitions: int | None = None, re
             f" AND store_id IN (SELECT id FROM {Store._meta.db_table} WHERE region_id IN "
             f"({', '.join(f'%({name})s' for name in regions)}))"
         )
-    if connection.vendor == "postgresql":
-        blobs = _packed_rows(table, where, params, partitions or settings.ANALYTICS_PARTITIONS)
-        if not blobs or max(b[2] for b in blobs) < PACKED_LIMIT:
-            return "packed", blobs
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT store_id, date, total_sales, own_sales, suspect_confirmed FROM {table} WHERE {where}", params
+            f"SELECT store_id, date, total_sales, own_sales, suspect_confirmed FROM {StoreVisit._meta.db_table} "
+            f"WHERE {where}", params,
         )
         return "rows", cursor.fetchall()
 
@@ -79,40 +83,6 @@ def load_visits(store_ids, first_day: date, as_of: date, partitions: int | None 
         *(np.asarray(c, dtype=t) for c, t in zip(columns[2:], (np.int64, np.int64, bool))),
     )
     return grid
-
-
-def _packed_rows(table: str, where: str, params: dict, partitions: int) -> list:
-    """(store_id, packed bytes, max total) rows, aggregating disjoint page ranges of the table at once.
-
-    PostgreSQL 15 cannot aggregate string_agg in parallel itself, so each thread scans its own
-    range of pages (a TID range scan) on its own connection; a store's rows may come back in
-    several blobs, which the grid does not mind. Inside a transaction (tests, a caller's atomic
-    block) other connections could not see its writes, so the ranges run in turn on this one.
-    The rows travel in binary: bytea as text would be hex, twice the size, to encode and decode.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_relation_size(%s) / current_setting('block_size')::int", [table])
-        pages = cursor.fetchone()[0]
-    step = pages // partitions + 1
-    ranges = [(i * step, (i + 1) * step) for i in range(partitions)]
-    sql = (
-        f"SELECT store_id, string_agg({PACKED_ROW}, ''::bytea), max(total_sales) FROM {table} "
-        f"WHERE {where} AND ctid >= %(from_page)s::tid AND ctid < %(to_page)s::tid GROUP BY store_id"
-    )
-
-    def aggregate(page_range):
-        with transaction.atomic():
-            connection.ensure_connection()
-            with psycopg.Cursor(connection.connection) as cursor:  # Django's binds client-side: text results only
-                # A hash aggregate of 20,000 growing strings needs room; JIT costs more than it saves here.
-                cursor.execute("SELECT set_config('work_mem', '256MB', true), set_config('jit', 'off', true)")
-                low, high = page_range
-                cursor.execute(sql, {**params, "from_page": f"({low},0)", "to_page": f"({high},0)"}, binary=True)
-                return cursor.fetchall()
-
-    with ThreadPoolExecutor(partitions) as pool:
-        parts = [in_background(pool, aggregate, page_range) for page_range in ranges]
-        return [row for part in parts for row in part.result()]
 
 
 def load_prior_purchases(first_day: date, region_ids=None) -> pd.Series:

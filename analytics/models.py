@@ -100,6 +100,30 @@ class RunPart(models.Model):
         constraints = [models.UniqueConstraint(fields=["run", "part"], name="one_staged_part_per_run_and_part")]
 
 
+class VisitMonth(models.Model):
+    """One store's visits of one month, packed as `grid.PACKED_ROW` (days counted from the month's first): `months`.
+
+    Read only for months with a `VisitMonthBuilt` marker, which a trigger on the visits table deletes
+    when any visit of the month is written (migration 0005).
+    """
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+", db_index=False)
+    month = models.DateField()
+    blob = models.BinaryField()
+    max_total = models.BigIntegerField()
+
+    class Meta:
+        # (month, store) serves the run's read of a range of months.
+        constraints = [models.UniqueConstraint(fields=["month", "store"], name="one_packed_month_per_store")]
+
+
+class VisitMonthBuilt(models.Model):
+    """A month whose `VisitMonth` rows hold every visit of it: no visit of the month was written since."""
+
+    month = models.DateField(primary_key=True)
+    built_at = models.DateTimeField(auto_now_add=True)
+
+
 class StoreScoreQuerySet(models.QuerySet):
     def visible_to(self, user):
         return access.visible(self, user, access.Scope.STORES, "store__")

@@ -21,7 +21,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from . import loading, saving, scoring, signals, store_rules
+from . import loading, months, saving, scoring, signals, store_rules
 from stores.models import Store
 
 from .models import AnalyticsRun, AnalyticsSettings, RunPart, StoreScore
@@ -212,13 +212,20 @@ def split_regions(parts: int) -> list[list[int]]:
 def start_split(*, groups: list[list[int]], run_id: int | None = None, as_of: date | None = None) -> AnalyticsRun:
     """Mark the run running as a split run of one `observe_part` task per group (two at least).
 
-    The parts read the run's parameters (stored here) so that every part and the scoring agree.
+    The parts read the run's parameters (stored here) so that every part and the scoring agree,
+    and the visits this packs (`months.refresh`): they all see the same data.
     """
     params = AnalyticsSettings.current()
     with _run_lock() as locked:
         run = _start(as_of=as_of, run_id=run_id, locked=locked, parts=len(groups))
     run.params = dataclasses.asdict(params)
     run.save(update_fields=["params"])
+    try:
+        if connection.vendor == "postgresql":
+            months.refresh(loading.first_loaded_day(run.as_of, params), run.as_of, settings.ANALYTICS_PARTITIONS)
+    except Exception:
+        fail_split(run.pk, traceback.format_exc(limit=20))
+        raise
     return run
 
 

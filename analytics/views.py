@@ -1,5 +1,4 @@
 import csv
-import math
 import statistics
 from dataclasses import dataclass
 from datetime import timedelta
@@ -8,8 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Avg, Count, DateField, ExpressionWrapper, F, OuterRef, Q, Subquery, Sum, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Avg, Count, DateField, ExpressionWrapper, F, Max, Min, OuterRef, Q, Subquery, Sum
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -76,13 +74,17 @@ def with_percents(scores):
     return scores.annotate(sow_pct=F("wallet_share") * 100, ms_pct=F("market_share") * 100)
 
 
+PLOTTED = Q(potential__gt=0, wallet_share__isnull=False)  # a point of the matrix: potential and wallet share known
+
+
 def zone_summary(scores):
     """Count, potential and own sales per zone in one grouped query, in the order attack, defend, ..."""
     rows = {
         row["zone"]: row
         for row in scores.order_by().values("zone").annotate(
             n=Count("pk"), potential_sum=Sum("potential"), own_sum=Sum("own_annual"),
-            plotted=Count("pk", filter=Q(potential__gt=0, wallet_share__isnull=False)),
+            plotted=Count("pk", filter=PLOTTED), shares=Count("market_share", filter=PLOTTED),
+            low_share=Min("market_share", filter=PLOTTED), high_share=Max("market_share", filter=PLOTTED),
         )
     }
     summary = []
@@ -98,6 +100,9 @@ def zone_summary(scores):
     total = {
         "count": sum(r["count"] for r in summary), "potential": known,
         "own": sum(r["own"] or 0 for r in summary), "plotted": sum(r["plotted"] for r in summary),
+        # the market shares of the plotted rows: how many are known, and whether they differ
+        "shares": sum(row.get("shares", 0) for row in rows.values()),
+        "varied_shares": len({row[k] for row in rows.values() for k in ("low_share", "high_share")} - {None}) > 1,
     }
     return summary, total
 
@@ -164,37 +169,41 @@ def score_list(request):
 # --- attack / defend matrix ---------------------------------------------------------------
 
 
-def _market_share_line(plottable):
-    """(median S*, number of distinct S*) over every plottable row, drawn or not: two queries whatever the size."""
-    shares = plottable.exclude(market_share__isnull=True)
-    counts = shares.aggregate(n=Count("market_share"), kinds=Count("market_share", distinct=True))
-    n = counts["n"]
+def _median_market_share(plottable, n):
+    """The median S* over the `n` plottable rows with one, drawn or not: one query whatever the size."""
     if not n:
-        return None, 0
-    middle = list(shares.order_by("market_share").values_list("market_share", flat=True)[(n - 1) // 2 : n // 2 + 1])
-    return statistics.median(middle), counts["kinds"]
+        return None
+    shares = plottable.exclude(market_share__isnull=True).order_by("market_share").values_list("market_share", flat=True)
+    return statistics.median(list(shares[(n - 1) // 2 : n // 2 + 1]))
 
 
-def _matrix_points(plottable, total, code, name):
-    """At most MATRIX_LIMIT rows: all of them, or every `step`th in order of potential (the largest first), so the
-    sample keeps the cloud's shape along the potential axis and each zone's share of the points."""
-    step = max(1, math.ceil(total / MATRIX_LIMIT))
-    order = [F("potential").desc(), F(code).asc()]
-    rows = plottable.order_by(*order)
-    if step > 1:
-        rows = rows.annotate(rank=Window(RowNumber(), order_by=order)).annotate(pick=(F("rank") - 1) % step).filter(pick=0)
+SAMPLE_HASH = 2654435761  # Knuth's multiplicative hash: a row's place in the sample does not follow its id's order
+SAMPLE_MODULUS = 2**32
+SAMPLE_MARGIN = 0.95  # aim a little under the limit, so the sample (about limit x 0.95 +- 2%) is rarely cut
+
+
+def _matrix_points(plottable, total, code, name, key):
+    """At most MATRIX_LIMIT rows, largest potential first: all of them, or a fixed pseudo-random sample picked by a
+    hash of the row's id (the same rows on every visit and under every filter), which keeps the cloud's shape and
+    each zone's share of the points without sorting every row."""
+    rows = plottable
+    sampled = total > MATRIX_LIMIT
+    if sampled:
+        cut = int(SAMPLE_MODULUS * SAMPLE_MARGIN * MATRIX_LIMIT / total)
+        rows = rows.alias(bucket=F(key) * SAMPLE_HASH % SAMPLE_MODULUS).filter(bucket__lt=cut)
+    rows = rows.order_by(F("potential").desc(), F(code).asc())
     rows = rows.values_list(code, name, "potential", "wallet_share", "market_share", "zone")[:MATRIX_LIMIT]
-    return [{"code": c, "name": n, "x": p, "y": w, "s": s, "zone": z} for c, n, p, w, s, z in rows], step
+    return [{"code": c, "name": n, "x": p, "y": w, "s": s, "zone": z} for c, n, p, w, s, z in rows], sampled
 
 
-def _matrix_context(run, scores, *, code, name, detail_url, median_label):
+def _matrix_context(run, scores, *, code, name, key, detail_url, median_label):
     summary, total = zone_summary(scores)
-    plottable = scores.filter(potential__gt=0, wallet_share__isnull=False)
-    points, step = _matrix_points(plottable, total["plotted"], code, name)
-    market_share, kinds = _market_share_line(plottable)
-    if kinds == 1:
+    plottable = scores.filter(PLOTTED)
+    points, sampled = _matrix_points(plottable, total["plotted"], code, name, key)
+    market_share, varied = _median_market_share(plottable, total["shares"]), total["varied_shares"]
+    if market_share is not None and not varied:
         line_label = _("Market share S*: %(share).1f%%") % {"share": 100 * market_share}
-    elif kinds:
+    elif market_share is not None:
         line_label = median_label % {"share": 100 * market_share}
     else:
         line_label = ""
@@ -210,9 +219,8 @@ def _matrix_context(run, scores, *, code, name, detail_url, median_label):
     }
     return {
         "run": run, "summary": summary, "total": total, "chart": chart, "plotted": len(points),
-        "capped": total["plotted"] > len(points), "step": step,
-        "unplotted": total["count"] - total["plotted"], "limit": MATRIX_LIMIT,
-        "varied_shares": kinds > 1,
+        "sampled": sampled, "unplotted": total["count"] - total["plotted"], "limit": MATRIX_LIMIT,
+        "varied_shares": varied,
         "market_share_pct": None if market_share is None else 100 * market_share,
     }
 
@@ -222,7 +230,7 @@ def score_matrix(request):
     run = chosen_run(request)
     filters = StoreScoreFilter(request.GET, queryset=store_scores(request.user, run), request=request)
     context = _matrix_context(
-        run, filters.qs, code="store__code", name="store__name", detail_url=reverse("store-detail", args=["__code__"]),
+        run, filters.qs, code="store__code", name="store__name", key="store_id", detail_url=reverse("store-detail", args=["__code__"]),
         median_label=_("Median market share S* of the plotted stores: %(share).1f%%"),
     )
     return render(request, "analytics/matrix.html", {**context, "filters": filters, "level": "stores"})
@@ -234,7 +242,7 @@ def account_matrix(request):
         raise PermissionDenied
     run = chosen_run(request)
     context = _matrix_context(
-        run, account_scores(request.user, run), code="account__code", name="account__name", detail_url="",
+        run, account_scores(request.user, run), code="account__code", name="account__name", key="account_id", detail_url="",
         median_label=_("Median market share S* of the plotted accounts: %(share).1f%%"),
     )
     return render(request, "analytics/matrix.html", {**context, "filters": None, "level": "accounts"})
