@@ -5,9 +5,10 @@ every run of this bench meets the same data: the previous day's run done, the ne
 times, in one warm process (Django, pandas and the rules imported, the first GROUP BY run):
 
 - **previous day**: `services.recompute(as_of=D-1)` and `services.announce(run)` (the §5 evaluation
-  and alert hand-off), D the world's last visit day: the world's own last run again, which packs
-  the months of visits (`analytics/months.py`) if the world was built before they existed;
-- **new day**: the same for D, the night after: D's visits made its month stale, packed again;
+  and alert hand-off), D the world's last visit day, without D's visits: the world's own last run
+  again, which packs every month of visits (`analytics/months.py`) if the world predates them;
+- **new day**: D's visits written back (one INSERT, which makes their month stale), then the same
+  for D: the night after, as the nightly job meets its data;
 - **rerun**: the same again for D, which replaces D's snapshot;
 - the bare `SELECT store_id, count(*), sum(total_sales), sum(own_sales) FROM stores_storevisit
   WHERE date > D-364 AND date <= D GROUP BY store_id`, median of 3, before and after the runs;
@@ -114,11 +115,26 @@ def last_visit_day() -> dt.date:
     return StoreVisit.objects.aggregate(day=Max("date"))["day"]
 
 
-CASES = ("previous day", "new day", "rerun")
+def the_cases(day: dt.date):
+    """(case, as_of, what happens before it) of the three runs.
 
+    D's visits are taken out for the previous day's run and put back after it (one INSERT, as the
+    bulk API writes a day: its statement trigger forgets D's month), so the new day meets what a
+    real night meets: the months packed by the night before, the current one stale.
+    """
+    from django.db import connection
 
-def days_of(day: dt.date) -> list[dt.date]:
-    return [day - dt.timedelta(days=1), day, day]
+    def take_out():
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TABLE bench_day AS SELECT * FROM stores_storevisit WHERE date = %s", [day])
+            cursor.execute("DELETE FROM stores_storevisit WHERE date = %s", [day])
+
+    def put_back():
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO stores_storevisit SELECT * FROM bench_day")
+            cursor.execute("DROP TABLE bench_day")
+
+    return [("previous day", day - dt.timedelta(days=1), take_out), ("new day", day, put_back), ("rerun", day, None)]
 
 
 def in_process(day: dt.date) -> list[dict]:
@@ -126,7 +142,9 @@ def in_process(day: dt.date) -> list[dict]:
     from analytics import services
 
     cases = []
-    for case, as_of in zip(CASES, days_of(day)):
+    for case, as_of, before in the_cases(day):
+        if before:
+            before()
         started = time.perf_counter()
         run = services.recompute(as_of=as_of)
         computed = time.perf_counter()
@@ -173,7 +191,9 @@ def through_celery(args, day: dt.date, env: dict) -> tuple[list[dict], float]:
             if time.monotonic() > deadline or worker.poll() is not None:
                 raise SystemExit(f"the worker did not start: see {log.name}")
         cases, peak = [], 0
-        for case, as_of in zip(CASES, days_of(day)):
+        for case, as_of, before in the_cases(day):
+            if before:
+                before()
             started = time.perf_counter()
             run = services.queue_run(as_of=as_of)
             while True:
