@@ -51,6 +51,7 @@ def parse_args():
     parser.add_argument("--only", help="measure only the paths matching this regular expression")
     parser.add_argument("--roles", default=",".join(ROLES), help="comma-separated roles to measure as")
     parser.add_argument("--no-post", action="store_true", help="skip the visit POST timings")
+    parser.add_argument("--no-recompute", action="store_true", help="skip the nightly run's timings (bench/nightly.py)")
     parser.add_argument("--json", help="write the figures to this file")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7", help="the broker (no worker needed)")
     return parser.parse_args()
@@ -384,8 +385,15 @@ def remove_posted(cells, started_at: dt.datetime) -> None:
 
 
 def time_recompute(args) -> dict:
-    """The nightly run's timings (issue 10): added separately; measures nothing here."""
-    return {}
+    """The nightly run's timings: bench/nightly.py on a copy of this world (previous day, new day, rerun,
+    against the bare GROUP BY, with peak memory), in its own process; its output is printed as it comes."""
+    if args.only or args.no_recompute:
+        return {}
+    figures = Path(tempfile.mkdtemp(prefix="kacrm-nightly-"), "nightly.json")
+    command = [sys.executable, str(ROOT / "bench/nightly.py"), "--database-url", args.database_url, "--json", str(figures)]
+    print(f"\nthe nightly run: {' '.join(command[1:])}", flush=True)
+    subprocess.run(command, check=True, env={k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"})
+    return json.loads(figures.read_text())
 
 
 # -- main -------------------------------------------------------------------------------------------------
@@ -445,10 +453,13 @@ def main():
         rows = measure(args, port)
         posts = [] if args.no_post else time_visit_posts(args, port, timezone.now())
         results["rows"] = [asdict(r) for r in rows + posts]
-        results["recompute"] = time_recompute(args)
     finally:
         server.terminate()
         server.wait(timeout=30)
+    from django.db import connections
+
+    connections.close_all()  # the copy of the world needs it without sessions
+    results["recompute"] = time_recompute(args)
     slow = [r for r in rows + posts if r.p95_ms > SLOW_MS]
     print(f"\n{len(rows)} GETs, {len(slow)} over {SLOW_MS} ms p95 (marked *); "
           f"median p95 {statistics.median([r.p95_ms for r in rows] or [0]):.0f} ms")
