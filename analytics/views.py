@@ -177,8 +177,10 @@ def _median_market_share(plottable, n):
     return statistics.median(list(shares[(n - 1) // 2 : n // 2 + 1]))
 
 
-SAMPLE_HASH = 2654435761  # Knuth's multiplicative hash: a row's place in the sample does not follow its id's order
-SAMPLE_MODULUS = 2**32
+# A row's place in the sample: ((id x K) mod P)^2 mod P, P = 2^31 - 1 (prime). The square breaks the regular pattern a
+# multiplication alone leaves on ids with a stride (an account's stores); every product stays under 2^62.
+SAMPLE_MULTIPLIER = 2654435761
+SAMPLE_PRIME = 2**31 - 1
 SAMPLE_MARGIN = 0.95  # aim a little under the limit, so the sample (about limit x 0.95 +- 2%) is rarely cut
 
 
@@ -189,8 +191,9 @@ def _matrix_points(plottable, total, code, name, key):
     rows = plottable
     sampled = total > MATRIX_LIMIT
     if sampled:
-        cut = int(SAMPLE_MODULUS * SAMPLE_MARGIN * MATRIX_LIMIT / total)
-        rows = rows.alias(bucket=F(key) * SAMPLE_HASH % SAMPLE_MODULUS).filter(bucket__lt=cut)
+        cut = int(SAMPLE_PRIME * SAMPLE_MARGIN * MATRIX_LIMIT / total)
+        mixed = F(key) * SAMPLE_MULTIPLIER % SAMPLE_PRIME
+        rows = rows.alias(mixed=mixed).alias(bucket=F("mixed") * F("mixed") % SAMPLE_PRIME).filter(bucket__lt=cut)
     rows = rows.order_by(F("potential").desc(), F(code).asc())
     rows = rows.values_list(code, name, "potential", "wallet_share", "market_share", "zone")[:MATRIX_LIMIT]
     return [{"code": c, "name": n, "x": p, "y": w, "s": s, "zone": z} for c, n, p, w, s, z in rows], sampled
