@@ -1,3 +1,5 @@
+import traceback
+
 from celery import chord, shared_task
 from django.conf import settings
 
@@ -15,7 +17,11 @@ def recompute_task(self, run_id=None, as_of=None):
         groups = services.split_regions(settings.ANALYTICS_SPLIT) if _split() else []
         if len(groups) > 1:
             run = services.start_split(groups=groups, run_id=run_id, as_of=as_of)
-            chord(observe_part_task.si(run.pk, part, group) for part, group in enumerate(groups))(score_run_task.si(run.pk))
+            try:
+                chord(observe_part_task.si(run.pk, p, group) for p, group in enumerate(groups))(score_run_task.si(run.pk))
+            except Exception:  # the broker went away between two messages: never leave the run marked running
+                services.fail_split(run.pk, traceback.format_exc(limit=20))
+                raise
             return
         run = services.recompute(run_id=run_id, as_of=as_of)
     except services.RunNotQueued:
