@@ -3,7 +3,7 @@ from datetime import date, timedelta
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, IntegerField, Max, OuterRef, Q, Subquery, Value
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -24,7 +24,8 @@ HISTORY_LENGTH = 60
 
 def reps_in_scope(user):
     """Sales managers of the stores the user may see (filter choices)."""
-    return User.objects.filter(stores__in=Store.objects.visible_to(user)).distinct().order_by("username")
+    # IN (the visible stores' reps) rather than a join made DISTINCT: no sort of one row per store.
+    return User.objects.filter(pk__in=Store.objects.visible_to(user).values("rep_id")).order_by("username")
 
 
 def paginate_then_load(request, ids, load):
@@ -83,7 +84,6 @@ def _form_day(request, today) -> date:
 def store_detail(request, code):
     user, today = request.user, timezone.localdate()
     store = get_object_or_404(cards.with_figures(Store.objects.visible_to(user), today), code=code)
-    cards.attach_shares([store], today)
     may_log = cards.can_log_visits(user, store)
     form = None
     if request.method == "POST":
@@ -96,6 +96,7 @@ def store_detail(request, code):
         day = _form_day(request, today)
         visit = store.today_visits[0] if store.today_visits and day == today else store.visits.filter(date=day).first()
         form = VisitForm.for_visit(visit, day=day, today=today)
+    cards.attach_shares([store], today)  # after a successful POST the redirect's GET shows it; not before
     history = store.visits.select_related("rep")[:HISTORY_LENGTH]
     closed_days = ", ".join(str(WEEKDAYS[d]) for d in sorted(store.closed_weekdays))
     return render(request, "stores/store_detail.html", {
@@ -115,14 +116,22 @@ def rep_list(request):
     store_count = (
         Store.objects.filter(rep=OuterRef("pk"), active=True).order_by().values("rep").annotate(n=Count("pk")).values("n")
     )
+    # Per rep, through visit_rep_date_idx (rep, date): a range scan and a one-row backward scan, where
+    # joining the reps' visits counted and sorted every visit they ever logged (7.5 s at 20,000 stores).
+    rep_visits = StoreVisit.objects.filter(rep=OuterRef("pk")).order_by()
+    visits_7d = (
+        rep_visits.filter(date__gt=today - timedelta(days=7), date__lte=today)
+        .values("rep").annotate(n=Count("pk")).values("n")
+    )
+    last_visit = rep_visits.order_by("-date").values("date")[:1]
 
     def load(pks):
         return (
             User.objects.filter(pk__in=pks).select_related("region").order_by("username")
             .annotate(
                 store_count=Coalesce(Subquery(store_count, output_field=IntegerField()), Value(0)),
-                visits_7d=Count("visits", filter=Q(visits__date__gt=today - timedelta(days=7), visits__date__lte=today)),
-                last_visit=Max("visits__date"),
+                visits_7d=Coalesce(Subquery(visits_7d, output_field=IntegerField()), Value(0)),
+                last_visit=Subquery(last_visit),
             )
         )
 
