@@ -1,7 +1,7 @@
 """A world of N stores x 364 days in the shape the product itself writes (bench/scale.py builds it).
 
-What "the same shape" means here, and why (issue 10): bench/recompute.py COPYs visits store by
-store with no rep and no audit trail, a friendlier table than the daily logging produces. This
+What "the same shape" means here, and why (issue 10): a table COPYed store by store with no rep
+and no audit trail (what an earlier bench did) is friendlier than the daily logging produces. This
 module writes
   - visits day by day, oldest first, every store's visits of one day interleaved in the order of
     their time of day, `rep_id` the store's rep, created_at / updated_at on the visit day;
