@@ -180,9 +180,9 @@ def through_celery(args, day: dt.date, env: dict) -> tuple[list[dict], float]:
     app.control.purge()
     log = open(Path("/tmp", f"nightly-worker-{os.getpid()}.log"), "w")
     worker = subprocess.Popen(
-        [str(ROOT / ".venv/bin/celery"), "-A", "kacrm", "worker", "-c", str(args.celery_workers), "--pool", "prefork",
+        [str(Path(sys.executable).parent / "celery"), "-A", "kacrm", "worker", "-c", str(args.celery_workers), "--pool", "prefork",
          "-l", "warning", "-Q", "celery"],
-        cwd=ROOT, env={**os.environ, **env, "ANALYTICS_SPLIT": str(args.parts or 2 * args.celery_workers)},
+        cwd=ROOT, env={**os.environ, **env, "PYTHONPATH": str(ROOT), "ANALYTICS_SPLIT": str(args.parts or 2 * args.celery_workers)},
         stdout=log, stderr=subprocess.STDOUT,
     )
     try:
