@@ -1,3 +1,5 @@
+import datetime as dt
+
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
@@ -127,6 +129,64 @@ class BulkVisitItemSerializer(Serializer):
         return attrs
 
 
+class PlainBulkCheck:
+    """Called with a bulk item: the data `checker` (a BulkVisitItemSerializer) would return, or None.
+
+    Checks the common shape only (a JSON object of a known store code, an ISO date, whole numbers,
+    true / false / null, a short text) in plain Python, ~2 us an item against ~100 us through DRF's
+    fields. It accepts nothing the serializer would refuse and refuses nothing with its own message:
+    every other item goes through the serializer, so every error is the serializer's.
+    """
+
+    def __init__(self, checker):
+        fields, context = checker.fields, checker.context
+        self.stores, self.code_length = context["stores"], fields["store"].max_length
+        self.low, self.high = fields["own_sales"].min_value, fields["total_sales"].max_value
+        self.first_day, self.last_day = dates.EARLIEST, min(dates.LATEST, context["today"])
+        self.notes_length = fields["notes"].max_length
+
+    def __call__(self, item):
+        if type(item) is not dict:
+            return None
+        code, day, total, own = item.get("store"), item.get("date"), item.get("total_sales"), item.get("own_sales")
+        if type(code) is not str or type(day) is not str or type(total) is not int or type(own) is not int:
+            return None
+        store = self.stores.get(code)
+        if store is None or len(code) > self.code_length or code != code.strip():
+            return None
+        if not self.low <= own <= total <= self.high or len(day) != 10 or day[4] != "-" or day[7] != "-":
+            return None
+        try:
+            day = dt.date.fromisoformat(day)  # what DRF's parse_date tries first
+        except ValueError:
+            return None
+        if not self.first_day <= day <= self.last_day:
+            return None
+        display, promotion, staff = item.get("display_ok"), item.get("promotion_ok"), item.get("staff_ok")
+        for flag in (display, promotion, staff):
+            if flag is not None and type(flag) is not bool:
+                return None
+        notes = item.get("notes")
+        if notes is None:  # absent, or null for "no notes" (SPEC §7)
+            notes = ""
+        elif type(notes) is not str:
+            return None
+        else:
+            notes = notes.strip()
+            if len(notes) > self.notes_length or "\x00" in notes or not (notes.isascii() or _no_surrogates(notes)):
+                return None
+        return {"store": store, "date": day, "total_sales": total, "own_sales": own, "display_ok": display,
+                "promotion_ok": promotion, "staff_ok": staff, "notes": notes}
+
+
+def _no_surrogates(text):
+    try:
+        text.encode()  # UTF-8 refuses exactly the surrogate code points DRF's CharField refuses
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class StoreVisitFilter(filters.FilterSet):
     store = filters.CharFilter(field_name="store__code")
     region = filters.CharFilter(field_name="store__region__code")
@@ -188,21 +248,27 @@ class StoreVisitViewSet(viewsets.ModelViewSet):
                 status=status.HTTP_400_BAD_REQUEST,
             )
         codes = {item.get("store") for item in items if isinstance(item, dict) and isinstance(item.get("store"), str)}
+        # Plain tuples, not model instances: 1000 Store objects cost ~10 ms of a request.
         stores = {
-            s.code: s
-            for s in Store.objects.visible_to(request.user).filter(active=True, code__in=codes).only("id", "code", "rep_id")
+            code: services.StoreKey(pk, rep_id)
+            for code, pk, rep_id in Store.objects.visible_to(request.user).filter(active=True, code__in=codes)
+            .values_list("code", "id", "rep_id")
         }
         context = {"stores": stores, "today": timezone.localdate()}
         # One serializer instance for every item: DRF deep-copies the declared fields for each new
-        # instance, ~0.1 ms an item, which was a third of a 1000-visit request.
+        # instance, ~0.1 ms an item, which was a third of a 1000-visit request. Most items take the
+        # plain check instead; the serializer validates the rest and words every error.
         checker = BulkVisitItemSerializer(context=context)
+        plain = PlainBulkCheck(checker)
         valid, errors, seen = [], [], {}
         for index, item in enumerate(items):
-            try:
-                data = checker.run_validation(item)
-            except serializers.ValidationError as exc:
-                errors.append({"index": index, "errors": serializers.as_serializer_error(exc)})
-                continue
+            data = plain(item)
+            if data is None:
+                try:
+                    data = checker.run_validation(item)
+                except serializers.ValidationError as exc:
+                    errors.append({"index": index, "errors": serializers.as_serializer_error(exc)})
+                    continue
             key = (data["store"].pk, data["date"])
             if key in seen:
                 errors.append({"index": index, "errors": {"date": [_("Same store and day as item %(i)s.") % {"i": seen[key]}]}})

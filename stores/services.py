@@ -2,6 +2,8 @@
 
 Validation errors are Django ValidationErrors keyed by field; the API turns them into 400s.
 """
+from typing import NamedTuple
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -13,6 +15,13 @@ from .signals import visits_saved
 VISIT_FIGURES = ["total_sales", "own_sales", "display_ok", "promotion_ok", "staff_ok", "notes"]
 # 1000 rows x 13 columns = 13,000 parameters: under SQLite's 32,766 and PostgreSQL's 65,535 limits.
 UPSERT_CHUNK = 1000
+
+
+class StoreKey(NamedTuple):
+    """What upsert_visits needs of a store, without loading the model (the bulk API)."""
+
+    pk: int
+    rep_id: int | None
 
 
 def rep_for(*, user, store):
@@ -94,7 +103,7 @@ def _audit_insert_sql(source: str) -> str:
 def upsert_visits(*, user, visits: list[dict]) -> tuple[int, int]:
     """Insert or update visits keyed on (store, date) in one statement per chunk; returns (created, updated).
 
-    `visits` are validated dicts with a `store` instance. Unchanged rows are left alone, so
+    `visits` are validated dicts with a `store` (a Store or a StoreKey). Unchanged rows are left alone, so
     re-sending a batch reports (0, 0). The unique constraint decides what exists: no lookup per row.
     """
     # Inside the transaction: whatever reacts (alert evaluations) commits or rolls back with the visits.
@@ -180,7 +189,7 @@ def _upsert_unnest(*, user, visits, now) -> tuple[int, int]:
     columns = [
         [v["store"].pk for v in visits],
         [v["date"] for v in visits],
-        [user.pk if user.is_sales_manager else v["store"].rep_id for v in visits],
+        [v["store"].rep_id for v in visits] if not user.is_sales_manager else [user.pk] * len(visits),
         *([v.get(f) for v in visits] for f in ["total_sales", "own_sales", "display_ok", "promotion_ok", "staff_ok"]),
         [v.get("notes", "") for v in visits],
     ]
