@@ -113,8 +113,7 @@ def daily_series(
     panel = rolling(panel_visits)
     cs = _ratio(store["own_sales"], store["total_sales"]).where(store["n"] >= min_days)
     rows = []
-    for day in store.index:
-        by_region, by_country = rules.shares_on(market_shares, day.date())
+    for day, (by_region, by_country) in zip(store.index, rules.shares_on_days(market_shares, store.index)):
         if region_id in by_region:
             rows.append((by_region[region_id], "region"))
         elif country in by_country:

@@ -208,7 +208,7 @@ def alert_trend(*, alert: Alert, end: date, days: int = TREND_DAYS) -> pd.DataFr
     )
     covered = all(
         store.region_id in by_region or store.region.country in by_country
-        for by_region, by_country in (rules.shares_on(shares, start + timedelta(days=i)) for i in range(days))
+        for by_region, by_country in rules.shares_on_days(shares, [start + timedelta(days=i) for i in range(days)])
     )
     panel = pd.DataFrame(columns=["date", "own_sales", "total_sales"])
     if not covered:

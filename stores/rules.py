@@ -28,6 +28,21 @@ def shares_on(rows: pd.DataFrame, day) -> tuple[dict[int, float], dict[str, floa
     return by_region, by_country
 
 
+def shares_on_days(rows: pd.DataFrame, days) -> list[tuple[dict[int, float], dict[str, float]]]:
+    """`shares_on` for each of `days`, computed once per distinct set of valid rows (it changes only at period edges)."""
+    if rows is None or len(rows) == 0:
+        return [({}, {}) for _ in days]
+    start, end = pd.to_datetime(rows["period_start"]).to_numpy(), pd.to_datetime(rows["period_end"]).to_numpy()
+    found, result = {}, []
+    for day in days:
+        moment = pd.Timestamp(day).to_datetime64()
+        valid = ((start <= moment) & (end >= moment)).tobytes()
+        if valid not in found:
+            found[valid] = shares_on(rows, day)
+        result.append(found[valid])
+    return result
+
+
 def market_share(region_ids: pd.Series, countries: pd.Series, shares: tuple[dict, dict], fallback) -> tuple[pd.Series, pd.Series]:
     """(share, source) per unit: its region's row, else its country's row, else `fallback` (source 'panel').
 
