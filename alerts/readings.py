@@ -133,24 +133,6 @@ def compute_readings(t: date, params, store_ids=None) -> pd.DataFrame:
     return fsi.readings(sums, panel, shares_now, shares_prev, params.alert_min_days)
 
 
-def card_readings(stores, t: date, params) -> pd.DataFrame:
-    """`compute_readings` for listed stores (with their region loaded), one row each even without a valid day.
-
-    Three queries whatever the stores: the window sums, the share rows, and the panel of all the
-    stores' countries (loaded even when every store has a share row, so the count never varies).
-    """
-    units = pd.DataFrame(
-        {"region_id": [s.region_id for s in stores], "country": [s.region.country for s in stores]},
-        index=pd.Index([s.pk for s in stores], name="store_id"),
-    )
-    sums = units.join(load_store_sums(t, params, list(units.index))[fsi.SUMS], how="left")
-    sums[fsi.SUMS] = sums[fsi.SUMS].fillna(0).astype("int64")
-    back = t - timedelta(days=params.alert_lookback_days)
-    shares = load_market_shares(t, back)
-    panel = load_panel_sums(t, params, set(units["country"]))
-    return fsi.readings(sums, panel, rules.shares_on(shares, t), rules.shares_on(shares, back), params.alert_min_days)
-
-
 def store_reading(*, store, t: date | None = None) -> Reading:
     """The store's CS, MS and FSI at `t` (default: its latest visit day), as the rep sees it after a visit."""
     params = AnalyticsSettings.current()
