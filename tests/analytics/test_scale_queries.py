@@ -97,3 +97,29 @@ def test_the_store_filters_still_apply_before_the_sample(client_of):
                                 response.content.decode(), re.S).group(1))
 
     assert [p["code"] for p in data["points"]] == ["st0034", "st0033", "st0032", "st0031", "st0030"]
+
+
+def page_queries(client, url):
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(queries), response
+
+
+def test_the_scores_list_and_comparison_cost_the_same_queries_at_10_and_200_stores_largest_potential_first(client_of):
+    region = RegionFactory()
+    add_scored_stores(10, region)
+    StoreScore.objects.filter(store__code__in=["st0003", "st0007"]).update(missed_attack=True)
+    StoreScore.objects.filter(store__code="st0005").update(false_ka=True, potential=None)
+    small = [page_queries(client_of, reverse("score-list"))[0], page_queries(client_of, reverse("score-comparison"))[0]]
+
+    add_scored_stores(190, region, start=10)
+    StoreScore.objects.filter(store__code__in=["st0150", "st0151"]).update(potential=5000.0)  # ties: by store code
+    StoreScore.objects.filter(store__code__in=["st0151", "st0150"]).update(missed_attack=True)
+    large_list, listing = page_queries(client_of, reverse("score-list"))
+    large_comparison, comparison = page_queries(client_of, reverse("score-comparison"))
+
+    assert small == [large_list, large_comparison]
+    assert [s.store.code for s in listing.context["page"].object_list][:3] == ["st0199", "st0198", "st0197"]
+    assert [s.store.code for s in comparison.context["missed"]] == ["st0007", "st0150", "st0151", "st0003"]
+    assert [s.store.code for s in comparison.context["false_ka"]] == ["st0005"]  # unknown potential still listed
