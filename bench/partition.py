@@ -16,7 +16,8 @@ runs (one untimed run first) of what the product does with the table: the nightl
 BY, the analytics load (analytics/months.py packing a month: the current one, and all 13 after an
 upgrade, rolled back), one store's visit list, a rep's day, the last visit of a page of stores, a
 rep's visit list, an upsert batch of 1000 (the bulk API's own statement, new rows and changed
-rows, rolled back), VACUUM after a day of corrections, the sizes, and at the end removing the oldest year (DELETE + VACUUM against DETACH + DROP).
+rows, rolled back), VACUUM after a day of corrections, the sizes, and at the end removing the
+oldest year (DELETE + VACUUM against DETACH + DROP).
 
     nice -n 10 .venv/bin/python bench/partition.py [--stores 20000] [--years 3] [--runs 5] [--reuse] [--keep]
 
