@@ -151,9 +151,21 @@ class VisitForm(StoreChecksForm):
         return data
 
 
+REP_CHOICES_LIMIT = 300  # more sales managers in scope than this: their username is typed, not picked
+
+
 class RepChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
         return obj.get_full_name() or obj.username
+
+    def set_reps(self, reps) -> None:
+        """A list of the sales managers in scope; over REP_CHOICES_LIMIT of them (an analyst's company at
+        100,000 stores has thousands: 180 KiB of options) a text box for the username, checked against the same scope."""
+        self.queryset = reps
+        if reps.count() > REP_CHOICES_LIMIT:
+            self.widget = forms.TextInput(attrs={"placeholder": _("username"), "autocomplete": "off"})
+            self.help_text = _("The sales manager's username.")
+            self.error_messages = {**self.error_messages, "invalid_choice": _("No sales manager with this username.")}
 
 
 class StoreFilterForm(forms.Form):
@@ -171,7 +183,7 @@ class StoreFilterForm(forms.Form):
     def __init__(self, *args, regions, reps, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["region"].queryset = regions
-        self.fields["rep"].queryset = reps
+        self.fields["rep"].set_reps(reps)
 
     def filter(self, stores):
         self.is_valid()  # an invalid filter is shown with its error and left out
@@ -201,7 +213,7 @@ class VisitFilterForm(forms.Form):
 
     def __init__(self, *args, reps, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["rep"].queryset = reps
+        self.fields["rep"].set_reps(reps)
 
     def filter(self, visits):
         self.is_valid()  # an invalid filter is shown with its error and left out

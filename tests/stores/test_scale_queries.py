@@ -192,3 +192,18 @@ def test_the_filter_forms_render_exactly_as_with_djangos_templates(rep, other_re
     ]:
         fast, templates = both(make)
         assert fast == templates
+
+
+def test_over_the_limit_of_reps_the_filter_takes_a_username_checked_against_the_scope(monkeypatch):
+    from stores import forms
+    from tests.factories import RepFactory
+
+    reps = [RepFactory(username=f"bulk-rep-{i}") for i in range(4)]
+    scope = forms.User.objects.filter(pk__in=[r.pk for r in reps[:3]])
+    assert "<select" in str(forms.VisitFilterForm({}, reps=scope)["rep"])  # under the limit: a list
+    monkeypatch.setattr(forms, "REP_CHOICES_LIMIT", 2)
+    box = forms.VisitFilterForm({"rep": "bulk-rep-1"}, reps=scope)
+    assert '<input type="text" name="rep" value="bulk-rep-1"' in str(box["rep"]) and "<option" not in str(box["rep"])
+    assert box.is_valid() and box.cleaned_data["rep"] == reps[1]
+    outside = forms.VisitFilterForm({"rep": "bulk-rep-3"}, reps=scope)  # a rep outside the user's scope
+    assert not outside.is_valid() and outside.errors["rep"] == ["No sales manager with this username."]
