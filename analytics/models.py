@@ -108,7 +108,7 @@ class VisitMonth(models.Model):
     """
 
     store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+", db_index=False)
-    month = models.DateField()
+    month = models.DateField(validators=[in_range])
     blob = models.BinaryField()
     max_total = models.BigIntegerField()
 
@@ -120,7 +120,7 @@ class VisitMonth(models.Model):
 class VisitMonthBuilt(models.Model):
     """A month whose `VisitMonth` rows hold every visit of it: no visit of the month was written since."""
 
-    month = models.DateField(primary_key=True)
+    month = models.DateField(primary_key=True, validators=[in_range])
     built_at = models.DateTimeField(auto_now_add=True)
 
 

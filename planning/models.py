@@ -242,7 +242,7 @@ class StoreMonth(models.Model):
     """
 
     store = models.ForeignKey("stores.Store", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False)
-    month = models.DateField()
+    month = models.DateField(validators=[in_range])
     valid_days = models.IntegerField(default=0)
     own_sales = models.BigIntegerField(default=0)
 
