@@ -131,11 +131,16 @@ def compliance_view(request):
     this_week = computations.week_start(today)
     weeks = [this_week - timedelta(weeks=n) for n in range(COMPLIANCE_WEEKS - 1, -1, -1)]
     plans = VisitPlan.objects.visible_to(user).current()
-    # Reps in username order, each probed for a plan: the page stops after 50 reps instead of sorting every plan.
-    reps = User.objects.filter(Exists(plans.filter(rep=OuterRef("pk")))).select_related("region", "team").order_by("username")
-    page = Paginator(reps, PAGE_SIZE).get_page(request.GET.get("page"))
-    reps = list(page.object_list)
-    figures = services.weekly_compliance(plans=plans.filter(rep__in=[rep.pk for rep in reps]), weeks=weeks, today=today)
+    # The reps with a current plan, as ids in username order in one query, paged in Python; then the page's 50
+    # reps. PostgreSQL misjudges "store's rep = plan's rep" (29 rows for 3,400 at 100,000 stores), so a COUNT and a
+    # LIMIT query each hashed every plan: one pass instead of two.
+    ids = list(User.objects.filter(Exists(plans.filter(rep=OuterRef("pk")))).order_by("username").values_list("pk", flat=True))
+    page = Paginator(ids, PAGE_SIZE).get_page(request.GET.get("page"))
+    reps = list(User.objects.filter(pk__in=page.object_list).select_related("region", "team").order_by("username"))
+    # The store's rep among the page's reps too (implied by "current"): then both sides of that join come by index.
+    page_reps = [rep.pk for rep in reps]
+    figures = services.weekly_compliance(
+        plans=plans.filter(rep__in=page_reps, store__rep__in=page_reps), weeks=weeks, today=today)
     rows = []
     for rep in reps:
         cells = []
@@ -170,7 +175,7 @@ def coverage_view(request):
             messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
         return redirect(request.get_full_path())
 
-    page = Paginator(services.coverage_mismatches(visible), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(services.coverage_mismatches(user), PAGE_SIZE).get_page(request.GET.get("page"))
     scores = list(page.object_list)
     candidates = services.reassignment_candidates({s.store.region_id for s in scores})
     rows = []

@@ -85,3 +85,56 @@ def test_compliance_costs_the_same_queries_for_2_and_12_reps_with_their_stores_v
 
     assert small == large
     assert [rep.username for rep, _cells in response.context["page"].object_list] == [f"rep{i:02d}" for i in range(12)]
+
+
+def test_compliance_pages_the_reps_in_username_order_with_their_own_figures(client, analyst, region, monkeypatch):
+    from planning import views
+
+    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    client.force_login(analyst)
+    today = timezone.localdate()
+    for i, stores in enumerate([1, 2, 3, 1, 2]):
+        rep = RepFactory(username=f"rep{i:02d}", region=region)
+        for _ in range(stores):
+            VisitPlan.objects.create(store=StoreFactory(region=region, rep=rep), rep=rep, weekdays=list(range(7)), zone="attack")
+            StoreVisitFactory(store=rep.stores.last(), date=today)
+    stale = RepFactory(username="rep99", region=region)  # a plan whose store went to another rep: not current
+    VisitPlan.objects.create(store=StoreFactory(region=region, rep=RepFactory(username="rep98")), rep=stale, weekdays=[])
+
+    small, first = queries(client, reverse("compliance"))
+    large, second = queries(client, reverse("compliance") + "?page=2")
+    _third_count, third = queries(client, reverse("compliance") + "?page=3")
+
+    assert small == large
+    assert [rep.username for rep, _cells in second.context["page"].object_list] == ["rep02", "rep03"]
+    assert [rep.username for rep, _cells in third.context["page"].object_list] == ["rep04"]
+    assert second.context["page"].paginator.count == 5
+    logged = {rep.username: cells[-1]["logged"] for rep, cells in second.context["page"].object_list}
+    assert logged == {"rep02": 3, "rep03": 1}
+
+
+def test_coverage_costs_a_supervisor_the_same_queries_at_two_sizes_and_shows_only_their_regions(client, supervisor, region):
+    from org.models import Team
+    from tests.factories import RegionFactory
+    from tests.planning.helpers import score
+
+    client.force_login(supervisor)
+    farmers = Team.objects.create(name="North farmers", kind="farmers", region=region)
+    south = RegionFactory(code="south")
+    south_farmers = Team.objects.create(name="South farmers", kind="farmers", region=south)
+
+    def add(n, start):
+        for i in range(start, start + n):
+            score(StoreFactory(code=f"n{i:02d}", region=region, rep=RepFactory(region=region, team=farmers)),
+                  zone="attack", potential=1000.0 * (i + 1))
+            score(StoreFactory(code=f"s{i:02d}", region=south, rep=RepFactory(region=south, team=south_farmers)),
+                  zone="attack", potential=1000.0 * (i + 1))
+
+    add(2, 0)
+    small, _response = queries(client, reverse("coverage"))
+    add(10, 2)
+    large, response = queries(client, reverse("coverage"))
+
+    assert small == large
+    assert response.context["page"].paginator.count == 12
+    assert [row["store"].code for row in response.context["page"].object_list] == [f"n{i:02d}" for i in range(11, -1, -1)]
