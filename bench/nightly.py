@@ -60,8 +60,9 @@ def parse_args():
 
 
 def copy_world(url: str) -> str:
-    """CREATE DATABASE <world>_nightly TEMPLATE <world>; returns its URL."""
+    """CREATE DATABASE <world>_nightly TEMPLATE <world>, with the world's build record; returns its URL."""
     import psycopg
+    import psycopg.sql
 
     base, name = url.rsplit("/", 1)
     copy = f"{name}_nightly"
@@ -75,6 +76,12 @@ def copy_world(url: str) -> str:
                 time.sleep(2)
         else:
             raise SystemExit(f"{name} stayed in use by other sessions: cannot copy it")
+        # The world's build record (bench/world.py keeps it as the database's comment) is not copied by TEMPLATE.
+        comment = conn.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+                               [name]).fetchone()[0]
+        if comment:
+            conn.execute(psycopg.sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                psycopg.sql.Identifier(copy), psycopg.sql.Literal(comment)))
     return f"{base}/{copy}"
 
 
