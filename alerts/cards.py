@@ -63,7 +63,7 @@ def card_readings(stores, t, params) -> pd.DataFrame:
     )
     back = t - timedelta(days=params.alert_lookback_days)
     shares = readings.load_market_shares(t, back)
-    shares_now, shares_prev = rules.shares_on(shares, t), rules.shares_on(shares, back)
+    shares_now, shares_prev = rules.shares_on_days(shares, [t, back])
     countries = fsi.needs_panel(units, shares_now, shares_prev)
     span, aggregates = readings._window_filters(t, params)
     visits = StoreVisit.objects.valid().filter(span).order_by()

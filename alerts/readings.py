@@ -128,7 +128,7 @@ def compute_readings(t: date, params, store_ids=None) -> pd.DataFrame:
     if sums.empty:
         return sums
     shares = load_market_shares(t, back)
-    shares_now, shares_prev = rules.shares_on(shares, t), rules.shares_on(shares, back)
+    shares_now, shares_prev = rules.shares_on_days(shares, [t, back])
     panel = load_panel_sums(t, params, fsi.needs_panel(sums, shares_now, shares_prev))
     return fsi.readings(sums, panel, shares_now, shares_prev, params.alert_min_days)
 
