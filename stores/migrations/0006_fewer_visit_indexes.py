@@ -5,20 +5,18 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-def _store_indexes(schema_editor):
-    with schema_editor.connection.cursor() as cursor:
-        constraints = schema_editor.connection.introspection.get_constraints(cursor, "stores_storevisit")
-    return [name for name, c in constraints.items() if c["index"] and not c["unique"] and c["columns"] == ["store_id"]]
+def _fk_index(schema_editor) -> str:
+    """The name Django gave the foreign key's index (the same on PostgreSQL and SQLite); not the partial
+    `visit_suspect_idx`, which is on store_id too."""
+    return schema_editor._create_index_name("stores_storevisit", ["store_id"])
 
 
 def drop_store_index(apps, schema_editor):
-    for name in _store_indexes(schema_editor):
-        schema_editor.execute(f'DROP INDEX "{name}"')
+    schema_editor.execute(f'DROP INDEX IF EXISTS "{_fk_index(schema_editor)}"')
 
 
 def create_store_index(apps, schema_editor):
-    if not _store_indexes(schema_editor):
-        schema_editor.execute('CREATE INDEX "stores_storevisit_store_id_6800e5ec" ON "stores_storevisit" ("store_id")')
+    schema_editor.execute(f'CREATE INDEX IF NOT EXISTS "{_fk_index(schema_editor)}" ON "stores_storevisit" ("store_id")')
 
 
 class Migration(migrations.Migration):
