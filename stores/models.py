@@ -200,17 +200,3 @@ class MarketShare(models.Model):
 
     def __str__(self):
         return f"{self.country}/{self.region_id or '*'} {self.period_start}–{self.period_end}: {self.share:.1%}"
-
-
-class StoreVisitCount(models.Model):
-    """How many visits a store has, kept by database triggers for every writer (migration 0007).
-
-    The visit lists' exact `count` for a scope is then a sum over its stores' rows instead of a count
-    of every visit (25 million index entries for an analyst at 100,000 stores). No database foreign
-    key: a store's visits and its row are deleted in either order.
-    """
-
-    store = models.OneToOneField(
-        Store, on_delete=models.CASCADE, primary_key=True, related_name="+", db_constraint=False
-    )
-    visits = models.BigIntegerField(default=0)

@@ -6,11 +6,10 @@ from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .models import StoreVisit, StoreVisitCount
+from .models import StoreVisit
 from .signals import visits_saved
 
 VISIT_FIGURES = ["total_sales", "own_sales", "display_ok", "promotion_ok", "staff_ok", "notes"]
@@ -199,14 +198,3 @@ def _upsert_unnest(*, user, visits, now) -> tuple[int, int]:
         rows = cursor.fetchall()
     created = sum(1 for (inserted,) in rows if inserted)
     return created, len(rows) - created
-
-
-def count_visits(stores) -> int:
-    """How many visits the stores of the queryset `stores` have, summed from their counters (StoreVisitCount)."""
-    return StoreVisitCount.objects.filter(store__in=stores.values("pk")).aggregate(n=Sum("visits"))["n"] or 0
-
-
-def with_counted_visits(visits, stores):
-    """`visits` (a queryset of the visits of `stores`, no visit-level filter) with its count known from the counters."""
-    visits.known_count = count_visits(stores)
-    return visits
