@@ -10,6 +10,9 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 app.conf.beat_schedule = {
+    # 02:00: the tallies' deltas of the day's writes folded into one row per key (kacrm.tallies).
+    "nightly-fold-visit-counts": {"task": "stores.tasks.fold_visit_counts_task", "schedule": crontab(hour=2, minute=0)},
+    "nightly-fold-store-months": {"task": "planning.tasks.fold_store_months_task", "schedule": crontab(hour=2, minute=5)},
     # 02:30, after the day's visits are in: scores yesterday (SPEC §8).
     "nightly-recompute": {"task": "analytics.tasks.recompute_task", "schedule": crontab(hour=2, minute=30)},
     # 04:30, after the nightly run's scores: next month's targets and the visit-plan defaults (edits are kept).

@@ -236,15 +236,14 @@ class ForecastMonth(models.Model):
 class StoreMonth(models.Model):
     """A store's valid visit days (SPEC §3.1, as `StoreVisit.objects.valid()`) and their own units in one month.
 
-    Kept by database triggers on stores_storevisit (migration 0006), so every writer (the services, the
-    analytics run's suspect flags, the admin, COPY) keeps it exact; never written by Python. The account
-    plan's actuals read 12 rows per store from it instead of every visit of the year.
+    A tally (kacrm.tallies) kept by database triggers on stores_storevisit (migrations 0006 and 0008), so every
+    writer (the services, the analytics run's suspect flags, the admin, COPY) keeps it exact; never written by
+    Python. On PostgreSQL a (store, month) may have several rows of deltas: read it summed (`services.store_months`).
+    The account plan's actuals read about 12 rows per store from it instead of every visit of the year.
     """
 
-    store = models.ForeignKey("stores.Store", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False)
+    # DO_NOTHING: a deleted store's visits are deleted too, and their triggers' deltas bring its months to zero.
+    store = models.ForeignKey("stores.Store", on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False)
     month = models.DateField(validators=[in_range])
     valid_days = models.IntegerField(default=0)
     own_sales = models.BigIntegerField(default=0)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["store", "month"], name="one_store_month")]

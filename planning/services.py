@@ -1,14 +1,15 @@
 from datetime import date, datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Avg, Count, ExpressionWrapper, F, FloatField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Cast, Coalesce, TruncWeek
 from django.utils import timezone
 
+from kacrm import tallies
 from stores.models import Store, StoreVisit
 
 from . import computations
-from .models import Target, VisitPlan, first_of_month
+from .models import StoreMonth, Target, VisitPlan, first_of_month
 
 TARGET_ZONES = ("attack", "defend")
 BATCH_SIZE = 2000  # rows per INSERT/UPDATE: ~20 parameters each, far below SQLite's and PostgreSQL's limits
@@ -329,15 +330,34 @@ ROLLING_MONTHS = 3
 
 def account_actuals(*, account, year: int) -> dict:
     """{month number: our units} of `account` in `year`, each store's month as for targets (mean own per valid
-    visit day x days in the month), summed over its stores. One aggregated query over the store months (12 rows
-    per store, kept by the database from the visits: StoreMonth), whatever the number of visits."""
-    from .models import StoreMonth
+    visit day x days in the month), summed over its stores. One aggregated query over the store months (about 12
+    rows per store, kept by the database from the visits: StoreMonth), whatever the number of visits."""
+    months = store_months(StoreMonth.objects.filter(store__account=account, month__year=year))
+    sql, params = months.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT month, sum(CAST(own AS DOUBLE PRECISION) / days) FROM ({sql}) AS m GROUP BY month", params
+        )
+        rows = cursor.fetchall()
+    return {_as_date(month).month: float(means) * computations.days_in_month(_as_date(month)) for month, means in rows}
 
-    rows = (
-        StoreMonth.objects.filter(store__account=account, month__year=year, valid_days__gt=0)
-        .order_by().values_list("month").annotate(means=Sum(Cast("own_sales", FloatField()) / F("valid_days")))
+
+def store_months(rows):
+    """The tally's (store, month) rows summed (kacrm.tallies: PostgreSQL keeps deltas): `store_id`, `month`, `days`
+    (valid days) and `own` (their own units), months with at least one valid day."""
+    return (
+        rows.order_by().values("store_id", "month")
+        .annotate(days=Sum("valid_days"), own=Sum("own_sales")).filter(days__gt=0)
     )
-    return {month.month: means * computations.days_in_month(month) for month, means in rows}
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])  # SQLite answers text
+
+
+def fold_store_months() -> int:
+    """Fold the store months' deltas into one row per store and month (nightly; kacrm.tallies)."""
+    return tallies.fold(StoreMonth, keys=["store_id", "month"], sums=["valid_days", "own_sales"])
 
 
 def forecast_vs_actual(plan) -> list[dict]:

@@ -10,3 +10,9 @@ def regenerate_plans_task(self):
         return services.regenerate_plans()
     except services.ScoresBusy as busy:
         raise self.retry(exc=busy, countdown=600)
+
+
+@shared_task
+def fold_store_months_task():
+    """Nightly: the store months' deltas folded into one row per store and month (kacrm.tallies)."""
+    return services.fold_store_months()

@@ -214,6 +214,30 @@ class StoreVisitViewSet(viewsets.ModelViewSet):
             .order_by("-date", "store__code")
         )
 
+    def paginate_queryset(self, queryset):
+        """The list's count from the stores' visit counters when no filter picks visits themselves (the same number)."""
+        stores = self._counted_stores()
+        if stores is not None:
+            queryset = services.with_counted_visits(queryset, stores)
+        return super().paginate_queryset(queryset)
+
+    def _counted_stores(self):
+        """The visible stores whose every visit the filters keep (by store or region only), else None."""
+        if self.action != "list":
+            return None
+        filterset = self.filterset_class(self.request.query_params, queryset=StoreVisit.objects.none())
+        if not filterset.is_valid():
+            return None  # the filter backend answered 400 already
+        data = filterset.form.cleaned_data
+        if data.get("rep") or data.get("suspect") is not None or (data.get("date") and (data["date"].start or data["date"].stop)):
+            return None
+        stores = Store.objects.visible_to(self.request.user)
+        if data.get("store"):
+            stores = stores.filter(code=data["store"])
+        if data.get("region"):
+            stores = stores.filter(region__code=data["region"])
+        return stores
+
     def perform_create(self, serializer):
         data = serializer.validated_data
         serializer.instance = services.log_visit(user=self.request.user, **data)

@@ -227,3 +227,11 @@ class VisitFilterForm(forms.Form):
         if data.get("date_to"):
             visits = visits.filter(date__lte=data["date_to"])
         return visits
+
+    def counted_stores(self, stores):
+        """The stores whose every visit `filter` keeps (their counters give the list's count), or None when it
+        filters visits themselves (by rep or date). Call after `filter`."""
+        data = self.cleaned_data
+        if data.get("rep") or data.get("date_from") or data.get("date_to"):
+            return None
+        return stores.filter(code=data["store"].strip()) if data.get("store") else stores

@@ -200,3 +200,15 @@ class MarketShare(models.Model):
 
     def __str__(self):
         return f"{self.country}/{self.region_id or '*'} {self.period_start}–{self.period_end}: {self.share:.1%}"
+
+
+class StoreVisitCount(models.Model):
+    """How many visits each store has: a tally kept by database triggers on the visits (kacrm.tallies, migration 0007).
+
+    Rows are deltas summed by store (`services.count_visits`), folded nightly. The visit lists' exact `count` for a
+    scope is then a sum over its stores' rows instead of a count of every visit (25 million index entries for an
+    analyst at 100,000 stores). No database foreign key: a store's visits and its rows are deleted in either order.
+    """
+
+    store = models.ForeignKey(Store, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False)
+    visits = models.BigIntegerField()

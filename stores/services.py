@@ -6,10 +6,13 @@ from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .models import StoreVisit
+from kacrm import tallies
+
+from .models import StoreVisit, StoreVisitCount
 from .signals import visits_saved
 
 VISIT_FIGURES = ["total_sales", "own_sales", "display_ok", "promotion_ok", "staff_ok", "notes"]
@@ -198,3 +201,22 @@ def _upsert_unnest(*, user, visits, now) -> tuple[int, int]:
         rows = cursor.fetchall()
     created = sum(1 for (inserted,) in rows if inserted)
     return created, len(rows) - created
+
+
+def count_visits(stores) -> int:
+    """How many visits the stores of the queryset `stores` have, summed from their tally (StoreVisitCount)."""
+    rows = StoreVisitCount.objects.all()
+    if stores.query.has_filters():  # every store (analysts, admins): the whole tally, no join
+        rows = rows.filter(store__in=stores.values("pk"))
+    return rows.aggregate(n=Sum("visits"))["n"] or 0
+
+
+def with_counted_visits(visits, stores):
+    """`visits` (a queryset of the visits of `stores`, no visit-level filter) with its count known from the tally."""
+    visits.known_count = count_visits(stores)
+    return visits
+
+
+def fold_visit_counts() -> int:
+    """Fold the visit tally's deltas into one row per store (nightly; kacrm.tallies)."""
+    return tallies.fold(StoreVisitCount, keys=["store_id"], sums=["visits"])

@@ -11,10 +11,12 @@ from django.utils.dates import WEEKDAYS
 
 from alerts import cards
 from kacrm import dates
+from kacrm.api import CountedPaginator
 from org.access import Action, can
 from org.models import Region, Role, User
 from planning.models import VisitPlan
 
+from . import services as store_services
 from .forms import StoreFilterForm, VisitFilterForm, VisitForm
 from .models import Store, StoreVisit
 
@@ -144,5 +146,8 @@ def visit_list(request):
     user = request.user
     filters = VisitFilterForm(request.GET, reps=reps_in_scope(user))
     visits = filters.filter(StoreVisit.objects.visible_to(user)).select_related("store", "rep").order_by("-date", "store__code")
-    page = Paginator(visits, PAGE_SIZE).get_page(request.GET.get("page"))
+    counted = filters.counted_stores(Store.objects.visible_to(user))
+    if counted is not None:
+        visits = store_services.with_counted_visits(visits, counted)
+    page = CountedPaginator(visits, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "stores/visit_list.html", {"page": page, "filters": filters})

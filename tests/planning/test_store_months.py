@@ -2,11 +2,12 @@
 import datetime as dt
 
 import pytest
+from django.db import connection
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncMonth
 
 from planning.models import StoreMonth
-from planning.services import account_actuals
+from planning.services import account_actuals, fold_store_months, store_months as summed
 from stores import services as store_services
 from stores.models import StoreVisit
 from tests.factories import AnalystFactory, KeyAccountFactory, StoreFactory, StoreVisitFactory
@@ -15,10 +16,13 @@ pytestmark = pytest.mark.django_db
 
 
 def store_months():
-    return {
-        (row.store_id, row.month): (row.valid_days, row.own_sales)
-        for row in StoreMonth.objects.all() if row.valid_days
-    }
+    """The tally read as every reader reads it (summed per store and month), then folded: the same again."""
+    before = {(row["store_id"], row["month"]): (row["days"], row["own"]) for row in summed(StoreMonth.objects.all())}
+    fold_store_months()
+    after = {(row.store_id, row.month): (row.valid_days, row.own_sales)
+             for row in StoreMonth.objects.all() if row.valid_days}
+    assert after == before
+    return before
 
 
 def aggregated_visits():
@@ -93,3 +97,23 @@ def test_account_actuals_sum_each_stores_mean_per_valid_day_times_the_days_of_th
     StoreVisitFactory(store=one, date=dt.date(2025, 12, 31), total_sales=100, own_sales=50)  # another year
 
     assert account_actuals(account=account, year=2026) == {2: pytest.approx((15 + 3) * 28)}
+
+
+def test_on_postgresql_writers_only_add_rows_and_the_fold_leaves_one_per_store_and_month(stores):
+    first = StoreVisitFactory(store=stores[0], date=dt.date(2026, 3, 2), total_sales=100, own_sales=20)
+    StoreVisitFactory(store=stores[0], date=dt.date(2026, 3, 3), total_sales=100, own_sales=5)
+    store_services.correct_visit(visit=first, own_sales=25)
+    rows = StoreMonth.objects.count()
+    if connection.vendor == "postgresql":
+        assert rows == 3  # two inserts and a correction's delta: nothing waits on another writer's row
+        assert fold_store_months() == 2
+    else:
+        assert rows == 1  # SQLite's row triggers upsert
+        assert fold_store_months() == 0
+    assert list(StoreMonth.objects.values_list("store_id", "month", "valid_days", "own_sales")) == [
+        (stores[0].pk, dt.date(2026, 3, 1), 2, 30)]
+    StoreVisit.objects.filter(store=stores[0]).delete()
+    fold_store_months()
+    assert not StoreMonth.objects.exclude(valid_days=0, own_sales=0).exists()
+    if connection.vendor == "postgresql":
+        assert not StoreMonth.objects.exists()  # a month whose deltas sum to nothing is folded away
