@@ -1,8 +1,8 @@
 from datetime import date, datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Avg, Count, ExpressionWrapper, F, FloatField, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Cast, Coalesce, TruncWeek
+from django.db.models import Avg, Count, ExpressionWrapper, FloatField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, TruncWeek
 from django.utils import timezone
 
 from kacrm import tallies
