@@ -1,7 +1,7 @@
 from datetime import date, datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Avg, Count, ExpressionWrapper, FloatField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Avg, Count, ExpressionWrapper, F, FloatField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, TruncWeek
 from django.utils import timezone
 
@@ -112,30 +112,43 @@ def summarize_targets(targets, month: date, group: str) -> list[dict]:
 
     `target` sums every store's target; `covered_target` only the stores with an actual, which is what
     `actual` is compared with (`attainment`), so stores nobody visited do not count as zero sales.
+
+    The actuals are those of `with_actuals`, read from the month's store months (the tally of the valid visits)
+    joined once to the targets: a per-target subquery over the visits cost 890 ms at 100,000 stores. `* 1.0` keeps
+    the mean the same numeric division as AVG(own_sales) on PostgreSQL, and a real one on SQLite.
     """
     key, label = GROUPS[group]
+    month = first_of_month(month)
     rows = (
-        with_actuals(targets.filter(month=first_of_month(month)), month)
-        .order_by().values(key, label)
-        .annotate(
-            stores=Count("pk"),
-            target=Sum("target_own"),
-            actual=Sum("actual_own"),
-            covered=Count("pk", filter=Q(visit_days__gt=0)),
-            covered_target=Sum("target_own", filter=Q(visit_days__gt=0)),
-        )
-        .order_by(label)
+        targets.filter(month=month).order_by()
+        .values("store_id", "target_own", group_key=F(key), group_label=F(label))
     )
+    rows_sql, rows_params = rows.query.sql_with_params()
+    # Only the stores in scope: a supervisor's few hundred targets then read their months by index.
+    months = StoreMonth.objects.filter(month=month, store_id__in=rows.values("store_id"))
+    months_sql, months_params = store_months(months).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            SELECT t.group_key, t.group_label, count(*), sum(t.target_own),
+                   sum(m.own * 1.0 / m.days * %s), count(m.store_id),
+                   sum(CASE WHEN m.store_id IS NULL THEN NULL ELSE t.target_own END)
+            FROM ({rows_sql}) AS t LEFT JOIN ({months_sql}) AS m ON m.store_id = t.store_id
+            GROUP BY t.group_key, t.group_label ORDER BY t.group_label""",
+            (computations.days_in_month(month), *rows_params, *months_params))
+        rows = cursor.fetchall()
     result = []
-    for row in rows:
-        covered_target = row["covered_target"] or 0
+    for group_key, group_label, stores, target, actual, covered, covered_target in rows:
+        actual, covered_target = _float(actual), _float(covered_target) or 0
         result.append({
-            "key": row[key], "label": row[label], "stores": row["stores"], "covered": row["covered"],
-            "target": row["target"], "actual": row["actual"], "covered_target": covered_target,
-            "attainment": row["actual"] / covered_target if row["actual"] is not None and covered_target else None,
+            "key": group_key, "label": group_label, "stores": stores, "covered": covered,
+            "target": _float(target), "actual": actual, "covered_target": covered_target,
+            "attainment": actual / covered_target if actual is not None and covered_target else None,
         })
     return result
 
+
+def _float(value) -> float | None:
+    return None if value is None else float(value)  # PostgreSQL answers numeric sums as Decimal
 
 
 # ---- Visit plans ----

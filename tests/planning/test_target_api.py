@@ -94,3 +94,29 @@ def test_the_target_list_costs_the_same_queries_at_two_sizes(analyst, region):
         StoreVisitFactory(store=store, date=dt.date(2026, 11, 3))
     services.generate_targets(month=NOVEMBER)
     assert count() == small
+
+
+def test_the_summary_costs_the_same_queries_at_two_sizes_and_a_supervisor_sees_only_their_regions(supervisor, region):
+    def summary():
+        with CaptureQueriesContext(connection) as ctx:
+            response = client_for(supervisor).get("/api/v1/targets/summary/?group=rep&month=2026-11")
+        assert response.status_code == 200
+        return len(ctx), response.json()
+
+    def add(n, start):
+        for i in range(start, start + n):
+            mine = StoreFactory(region=region, rep=RepFactory(username=f"n{i:02d}", region=region))
+            far = RegionFactory(code=f"south{i}")
+            theirs = StoreFactory(region=far, rep=RepFactory(username=f"s{i:02d}", region=far))
+            _targets(mine, theirs)
+            StoreVisitFactory(store=mine, date=dt.date(2026, 11, 3), total_sales=100, own_sales=2)
+            StoreVisitFactory(store=theirs, date=dt.date(2026, 11, 3), total_sales=100, own_sales=2)
+
+    add(2, 0)
+    small, _body = summary()
+    add(8, 2)
+    large, body = summary()
+
+    assert small == large
+    assert [row["label"] for row in body] == [f"n{i:02d}" for i in range(10)]
+    assert {(row["stores"], row["covered"], row["actual"], row["attainment"]) for row in body} == {(1, 1, 2 * 30.0, 2 * 30 / 130)}

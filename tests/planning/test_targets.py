@@ -115,3 +115,31 @@ def test_summaries_by_rep_region_and_account_compare_only_covered_stores(region)
         assert (row["target"], row["covered_target"], row["actual"]) == (
             pytest.approx(730), pytest.approx(130), pytest.approx(150))
         assert row["attainment"] == pytest.approx(150 / 130)
+
+
+def test_summary_sums_each_stores_actual_as_the_target_list_shows_it(region):
+    """The summary reads the store months; the list reads the visits: the same figures, store by store summed."""
+    ann, bob = RepFactory(username="ann", region=region), RepFactory(username="bob", region=region)
+    stores = [StoreFactory(region=region, rep=ann), StoreFactory(region=region, rep=ann), StoreFactory(region=region, rep=bob),
+              StoreFactory(region=region)]  # the last one has no rep
+    for store in stores:
+        score(store, zone="attack", potential=12000, wallet_share=0.10)
+    services.generate_targets(month=NOVEMBER)
+    for day, own in [(2, 4), (3, 7), (9, 1)]:
+        StoreVisitFactory(store=stores[0], date=dt.date(2026, 11, day), total_sales=100, own_sales=own)
+    StoreVisitFactory(store=stores[2], date=dt.date(2026, 11, 2), total_sales=100, own_sales=3)
+    suspect = StoreVisitFactory(store=stores[2], date=dt.date(2026, 11, 3), total_sales=100, own_sales=9)
+    suspect.suspect = True  # a later change: on PostgreSQL a second delta row of the same store month
+    suspect.save()
+    StoreVisitFactory(store=stores[3], date=dt.date(2026, 10, 31), total_sales=100, own_sales=5)  # October
+
+    per_store = list(services.with_actuals(Target.objects.select_related("store"), NOVEMBER))
+    summary = services.summarize_targets(Target.objects.all(), NOVEMBER, "rep")
+
+    assert {row["key"]: (row["stores"], row["covered"], row["actual"]) for row in summary} == {
+        ann.pk: (2, 1, 4 * 30.0), bob.pk: (1, 1, 3 * 30.0), None: (1, 0, None),  # mean of 4, 7, 1; the suspect left out
+    }
+    for row in summary:
+        mine = [t for t in per_store if t.store.rep_id == row["key"]]
+        assert row["actual"] == (sum(t.actual_own for t in mine if t.actual_own is not None) or None)
+        assert row["covered"] == sum(1 for t in mine if t.visit_days)
