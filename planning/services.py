@@ -119,21 +119,21 @@ def summarize_targets(targets, month: date, group: str) -> list[dict]:
     """
     key, label = GROUPS[group]
     month = first_of_month(month)
-    rows = (
-        targets.filter(month=month).order_by()
-        .values("store_id", "target_own", group_key=F(key), group_label=F(label))
-    )
-    rows_sql, rows_params = rows.query.sql_with_params()
+    targets = targets.filter(month=month).order_by()
+    rows_sql, rows_params = targets.values(
+        "store_id", "target_own", group_key=F(key), group_label=F(label)).query.sql_with_params()
     # Only the stores in scope: a supervisor's few hundred targets then read their months by index.
-    months = StoreMonth.objects.filter(month=month, store_id__in=rows.values("store_id"))
+    months = StoreMonth.objects.filter(month=month, store_id__in=targets.values("store_id"))
     months_sql, months_params = store_months(months).query.sql_with_params()
     with connection.cursor() as cursor:
+        # GROUP BY the key alone, its label (a function of it) as max(): hashed into 3,300 reps at 100,000 stores
+        # instead of 44,000 rows sorted by name.
         cursor.execute(f"""
-            SELECT t.group_key, t.group_label, count(*), sum(t.target_own),
+            SELECT t.group_key, max(t.group_label) AS label, count(*), sum(t.target_own),
                    sum(m.own * 1.0 / m.days * %s), count(m.store_id),
                    sum(CASE WHEN m.store_id IS NULL THEN NULL ELSE t.target_own END)
             FROM ({rows_sql}) AS t LEFT JOIN ({months_sql}) AS m ON m.store_id = t.store_id
-            GROUP BY t.group_key, t.group_label ORDER BY t.group_label""",
+            GROUP BY t.group_key ORDER BY label, t.group_key""",
             (computations.days_in_month(month), *rows_params, *months_params))
         rows = cursor.fetchall()
     result = []
