@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -247,6 +247,29 @@ def account_plan_view(request, code, year):
     })
 
 
+class PlansByRep:
+    """`plans` in (rep's username, store code) order for a Paginator, from each rep's number of plans (`counts`,
+    in username order): its length is their sum, and a slice reads only the plans of the reps it spans."""
+
+    def __init__(self, plans, counts: list[tuple[int, int]]):
+        self.plans, self.counts = plans, counts
+
+    def __len__(self):
+        return sum(n for _rep, n in self.counts)
+
+    def __getitem__(self, window: slice):
+        start, stop = window.start or 0, window.stop
+        reps, first, offset = [], None, 0
+        for rep_id, n in self.counts:
+            if offset < stop and offset + n > start:
+                first = offset if first is None else first
+                reps.append(rep_id)
+            offset += n
+        if not reps:
+            return []
+        return list(self.plans.filter(rep__in=reps).order_by("rep__username", "store__code")[start - first:stop - first])
+
+
 @login_required
 def visit_plan_list(request):
     """The visit plans in scope (reps: their own); supervisors and analysts tick the weekdays of each store."""
@@ -269,18 +292,23 @@ def visit_plan_list(request):
             messages.success(request, _("Visit plan of %(store)s saved.") % {"store": plan.store.name})
         return redirect(f"{request.get_full_path()}#plan-{plan.pk}")
 
-    reps = User.objects.filter(pk__in=plans.values("rep_id")).order_by("username")
+    # The plans per rep in one GROUP BY (their sum is the page count), then the reps in username order; a page reads
+    # only its own reps' plans by index. At 100,000 stores a COUNT, an ORDER BY over every plan and the reps'
+    # semi-join each joined every plan to its store.
+    counts = dict(plans.order_by().values_list("rep_id").annotate(n=Count("pk")))
+    reps = [
+        {"pk": pk, "username": username, "name": f"{first} {last}".strip() or username, "plans": counts[pk]}
+        for pk, username, first, last in User.objects.filter(pk__in=list(counts)).order_by("username")
+        .values_list("pk", "username", "first_name", "last_name")
+    ]
     rep = request.GET.get("rep", "")
-    if rep:
-        plans = plans.filter(rep__username=rep)
-    ids = plans.order_by("rep__username", "store__code").values_list("pk", flat=True)
-    page = Paginator(ids, PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = VisitPlan.objects.filter(pk__in=list(page.object_list)).select_related("store", "rep", "edited_by").order_by(
-        "rep__username", "store__code")
+    shown = [r for r in reps if r["username"] == rep] if rep else reps
+    rows = PlansByRep(plans.select_related("store", "rep", "edited_by"), [(r["pk"], r["plans"]) for r in shown])
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     days = list(enumerate(WEEKDAYS_ABBR.values()))
     page.object_list = [
         (plan, [(d, label, d in plan.weekdays, d in (plan.store.closed_weekdays or [])) for d, label in days])
-        for plan in rows
+        for plan in page.object_list
     ]
     return render(request, "planning/visit_plan_list.html", {
         "page": page, "reps": reps if not user.is_sales_manager else None, "rep": rep, "editable": editable,

@@ -250,3 +250,38 @@ def test_the_plan_page_costs_the_same_queries_at_two_sizes(client, analyst, regi
     services.generate_visit_plans()
     VisitPlan.objects.update(edited_by=SupervisorFactory())
     assert count() == small
+
+
+def test_the_plan_page_pages_by_rep_then_store_and_a_ka_manager_sees_only_their_accounts(client, region, monkeypatch):
+    from planning import views
+    from tests.factories import KAManagerFactory, KeyAccountFactory
+
+    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    ka = KAManagerFactory(username="ka1")
+    mine, other = KeyAccountFactory(owner=ka), KeyAccountFactory()
+    ann = RepFactory(username="ann", first_name="Ann", last_name="Lee", region=region)
+    bob, cid = RepFactory(username="bob", region=region), RepFactory(username="cid", region=region)
+    for code, rep, account in [("a3", ann, mine), ("a1", ann, mine), ("b1", bob, mine), ("b2", bob, other),
+                               ("c2", cid, mine), ("c1", cid, mine), ("zz", cid, other)]:
+        StoreFactory(code=code, region=region, rep=rep, account=account)
+    StoreFactory(code="a0", region=region, rep=ann, account=mine, active=False)  # an inactive store's plan: not shown
+    services.generate_visit_plans()
+    VisitPlan.objects.create(store=StoreFactory(code="a0x", region=region, rep=ann, account=mine, active=False), rep=ann,
+                             weekdays=[1], edited_at=timezone.now())
+    client.force_login(ka)
+
+    def codes(query=""):
+        response = client.get(reverse("visit-plan-list") + query)
+        assert response.status_code == 200
+        return [plan.store.code for plan, _days in response.context["page"].object_list], response
+
+    pages = [codes(f"?page={n}")[0] for n in (1, 2, 3)]
+    _rows, response = codes()
+
+    assert pages == [["a1", "a3"], ["b1", "c1"], ["c2"]]
+    assert response.context["page"].paginator.count == 5
+    assert [(r["username"], r["name"], r["plans"]) for r in response.context["reps"]] == [
+        ("ann", "Ann Lee", 2), ("bob", "bob", 1), ("cid", "cid", 2)]
+    assert codes("?rep=cid")[0] == ["c1", "c2"]
+    assert codes("?rep=cid&page=2")[0] == ["c1", "c2"]  # past the last page: the last one
+    assert codes("?rep=nobody")[0] == []
