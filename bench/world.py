@@ -437,7 +437,17 @@ def build_derived(args, last_day: dt.date, today: dt.date) -> None:
     from planning import services as planning_services
     from planning.models import AccountPlan, BusinessReview, ForecastMonth, PlanAction, PlanObjective
 
+    from stores import services as store_services
+
     rng = np.random.default_rng([args.seed, 99])
+    started = time.perf_counter()
+    # The tallies as the nightly beat leaves them (kacrm.tallies): the COPY of each week added its deltas.
+    # A night folds one day of deltas into tables whose space VACUUM reuses; a year's deltas folded at once would
+    # leave them 30 times larger than any night does, hence VACUUM FULL.
+    folded = store_services.fold_visit_counts() + planning_services.fold_store_months()
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM FULL stores_storevisitcount, planning_storemonth")
+    print(f"  tallies folded ({folded:,} rows): {time.perf_counter() - started:.1f}s", flush=True)
     started = time.perf_counter()
     call_command("recompute", "--as-of", (last_day - dt.timedelta(days=1)).isoformat())
     print(f"  recompute: {time.perf_counter() - started:.1f}s", flush=True)

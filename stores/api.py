@@ -208,11 +208,9 @@ class StoreVisitViewSet(viewsets.ModelViewSet):
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
-        return (
-            StoreVisit.objects.visible_to(self.request.user)
-            .select_related("store", "rep")
-            .order_by("-date", "store__code")
-        )
+        if self.action == "list":
+            return services.listed_visits(self.request.user)
+        return StoreVisit.objects.visible_to(self.request.user).select_related("store", "rep")
 
     def paginate_queryset(self, queryset):
         """The list's count from the stores' visit counters when no filter picks visits themselves (the same number)."""

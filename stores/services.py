@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from kacrm import tallies
 
-from .models import StoreVisit, StoreVisitCount
+from .models import Store, StoreVisit, StoreVisitCount
 from .signals import visits_saved
 
 VISIT_FIGURES = ["total_sales", "own_sales", "display_ok", "promotion_ok", "staff_ok", "notes"]
@@ -201,6 +201,25 @@ def _upsert_unnest(*, user, visits, now) -> tuple[int, int]:
         rows = cursor.fetchall()
     created = sum(1 for (inserted,) in rows if inserted)
     return created, len(rows) - created
+
+
+# A visit list walks the index of the newest visits (date, then store) and keeps the visible ones. Checking a visit
+# against the list of visible store ids costs a fraction of joining its store, which pays when a user sees hundreds
+# to thousands of stores (a supervisor's region keeps one visit in 60 at 100,000 stores: 114 -> 40 ms for 1,000).
+# With fewer, PostgreSQL reads those stores' visits store by store; with more, few visits are passed over and the
+# list itself would cost more than the join.
+LISTED_STORE_IDS = (100, 5000)
+
+
+def listed_visits(user):
+    """The visits `user` may see, as the visit lists read them: newest day first, with their store and rep."""
+    visits = StoreVisit.objects.visible_to(user)
+    if visits.query.has_filters():  # not every store
+        fewest, most = LISTED_STORE_IDS
+        ids = list(Store.objects.visible_to(user).values_list("pk", flat=True)[:most + 1])
+        if fewest <= len(ids) <= most:
+            visits = StoreVisit.objects.filter(store_id__in=ids)
+    return visits.select_related("store", "rep")
 
 
 def count_visits(stores) -> int:

@@ -145,7 +145,7 @@ def rep_list(request):
 def visit_list(request):
     user = request.user
     filters = VisitFilterForm(request.GET, reps=reps_in_scope(user))
-    visits = filters.filter(StoreVisit.objects.visible_to(user)).select_related("store", "rep").order_by("-date", "store__code")
+    visits = filters.filter(store_services.listed_visits(user))
     counted = filters.counted_stores(Store.objects.visible_to(user))
     if counted is not None:
         visits = store_services.with_counted_visits(visits, counted)

@@ -16,7 +16,7 @@ def indexes(table):
 
 def test_the_visits_keep_the_suspect_and_date_indexes_and_lose_the_store_index_the_unique_key_covers():
     visits = indexes("stores_storevisit")
-    assert {"visit_suspect_idx", "visit_date_idx", "visit_rep_date_idx"} <= set(visits)
+    assert {"visit_suspect_idx", "visit_date_store_idx", "visit_rep_date_idx"} <= set(visits)
     unique = [c["columns"] for c in constraints("stores_storevisit").values() if c["unique"] and c["columns"][:1] == ["store_id"]]
     assert unique == [["store_id", "date"]]
     assert "stores_storevisit_store_id_6800e5ec" not in visits

@@ -1,5 +1,6 @@
 """The visits' per-store tally (StoreVisitCount, kept by triggers, kacrm.tallies): every writer keeps it exact, the
-nightly fold changes no sum, and the visit lists' `count` taken from it equals COUNT(*) for every role and filter."""
+nightly fold changes no sum, and the visit lists' `count` taken from it equals COUNT(*) for every role and filter.
+The lists read the same visits, in the same order, whether they filter by a list of visible store ids or by a join."""
 import datetime as dt
 
 import pytest
@@ -116,3 +117,17 @@ def test_the_visit_list_counts_from_the_tally_in_a_number_of_queries_that_does_n
     with django_assert_num_queries(2) as few:  # the tally's sum and the page
         assert client.get("/api/v1/visits/").json()["count"] == every
     assert not any("COUNT(*)" in q["sql"].upper() for q in few.captured_queries)  # no count of the visits
+
+
+@pytest.mark.parametrize("role", ["rep", "supervisor", "ka_manager", "analyst"])
+@pytest.mark.parametrize("listed", [(1, 5000), (10**9, 10**9)], ids=["store-ids", "join"])
+def test_the_visit_lists_show_the_visible_visits_newest_day_first_then_by_store(world, client, monkeypatch, role, listed):
+    monkeypatch.setattr(services, "LISTED_STORE_IDS", listed)
+    user = world[role]
+    expected = list(StoreVisit.objects.visible_to(user).order_by("-date", "store_id").values_list("pk", flat=True))
+    assert expected and len(expected) < StoreVisit.objects.count() or role == "analyst"
+    answer = client_for(user).get("/api/v1/visits/?page_size=1000").json()
+    assert [v["id"] for v in answer["results"]] == expected and answer["count"] == len(expected)
+    client.force_login(user)
+    page = client.get(reverse("visit-list")).context["page"]
+    assert [v.pk for v in page.object_list] == expected
