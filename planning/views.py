@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,6 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.formats import date_format, number_format
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from accounts.models import KeyAccount
@@ -292,15 +295,7 @@ def visit_plan_list(request):
             messages.success(request, _("Visit plan of %(store)s saved.") % {"store": plan.store.name})
         return redirect(f"{request.get_full_path()}#plan-{plan.pk}")
 
-    # The plans per rep in one GROUP BY (their sum is the page count), then the reps in username order; a page reads
-    # only its own reps' plans by index. At 100,000 stores a COUNT, an ORDER BY over every plan and the reps'
-    # semi-join each joined every plan to its store.
-    counts = dict(plans.order_by().values_list("rep_id").annotate(n=Count("pk")))
-    reps = [
-        {"pk": pk, "username": username, "name": f"{first} {last}".strip() or username, "plans": counts[pk]}
-        for pk, username, first, last in User.objects.filter(pk__in=list(counts)).order_by("username")
-        .values_list("pk", "username", "first_name", "last_name")
-    ]
+    reps = reps_with_plans(plans)
     rep = request.GET.get("rep", "")
     shown = [r for r in reps if r["username"] == rep] if rep else reps
     rows = PlansByRep(plans.select_related("store", "rep", "edited_by"), [(r["pk"], r["plans"]) for r in shown])
@@ -311,5 +306,33 @@ def visit_plan_list(request):
         for plan in page.object_list
     ]
     return render(request, "planning/visit_plan_list.html", {
-        "page": page, "reps": reps if not user.is_sales_manager else None, "rep": rep, "editable": editable,
+        "page": page, "reps": reps if not user.is_sales_manager else None, "rep_options": rep_options(reps, rep),
+        "rep": rep, "editable": editable,
     })
+
+
+def reps_with_plans(plans) -> list[dict]:
+    """The reps of `plans` in username order with their number of plans (`pk`, `username`, `name`, `plans`).
+
+    One query: the plans grouped by rep, joined to the reps. Their sum is the page count, and a page then reads only
+    its own reps' plans (PlansByRep): at 100,000 stores a COUNT, an ORDER BY over every plan and the reps' semi-join
+    each joined every plan to its store."""
+    counts_sql, params = plans.order_by().values("rep_id").annotate(n=Count("pk")).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT u.id, u.username, u.first_name, u.last_name, c.n FROM ({counts_sql}) AS c "
+            f"JOIN {User._meta.db_table} AS u ON u.id = c.rep_id ORDER BY u.username", params,
+        )
+        rows = cursor.fetchall()
+    return [
+        {"pk": pk, "username": username, "name": f"{first} {last}".strip() or username, "plans": n}
+        for pk, username, first, last, n in rows
+    ]
+
+
+def rep_options(reps, selected: str) -> str:
+    """The reps' <option>s: 3,300 at 100,000 stores, which a template loop took 30-40 ms to render."""
+    return mark_safe("".join(
+        f'<option value="{escape(r["username"])}"{" selected" if r["username"] == selected else ""}>{escape(r["name"])}</option>'
+        for r in reps
+    ))

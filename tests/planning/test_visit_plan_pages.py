@@ -259,7 +259,7 @@ def test_the_plan_page_pages_by_rep_then_store_and_a_ka_manager_sees_only_their_
     monkeypatch.setattr(views, "PAGE_SIZE", 2)
     ka = KAManagerFactory(username="ka1")
     mine, other = KeyAccountFactory(owner=ka), KeyAccountFactory()
-    ann = RepFactory(username="ann", first_name="Ann", last_name="Lee", region=region)
+    ann = RepFactory(username="ann", first_name="Ann", last_name="<Lee>", region=region)
     bob, cid = RepFactory(username="bob", region=region), RepFactory(username="cid", region=region)
     for code, rep, account in [("a3", ann, mine), ("a1", ann, mine), ("b1", bob, mine), ("b2", bob, other),
                                ("c2", cid, mine), ("c1", cid, mine), ("zz", cid, other)]:
@@ -281,7 +281,10 @@ def test_the_plan_page_pages_by_rep_then_store_and_a_ka_manager_sees_only_their_
     assert pages == [["a1", "a3"], ["b1", "c1"], ["c2"]]
     assert response.context["page"].paginator.count == 5
     assert [(r["username"], r["name"], r["plans"]) for r in response.context["reps"]] == [
-        ("ann", "Ann Lee", 2), ("bob", "bob", 1), ("cid", "cid", 2)]
-    assert codes("?rep=cid")[0] == ["c1", "c2"]
+        ("ann", "Ann <Lee>", 2), ("bob", "bob", 1), ("cid", "cid", 2)]
+    cid_rows, cid_page = codes("?rep=cid")
+    assert cid_rows == ["c1", "c2"]
+    assert ('<option value="ann">Ann &lt;Lee&gt;</option><option value="bob">bob</option>'
+            '<option value="cid" selected>cid</option>') in cid_page.content.decode()
     assert codes("?rep=cid&page=2")[0] == ["c1", "c2"]  # past the last page: the last one
     assert codes("?rep=nobody")[0] == []
