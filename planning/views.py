@@ -11,10 +11,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dates import WEEKDAYS_ABBR
-from django.utils.formats import date_format, number_format
-from django.utils.html import escape
+from django.utils.formats import date_format, localize, number_format
+from django.utils.html import escape, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import KeyAccount
 from alerts import cards
@@ -180,15 +181,27 @@ def coverage_view(request):
 
     page = Paginator(services.coverage_mismatches(user), PAGE_SIZE).get_page(request.GET.get("page"))
     scores = list(page.object_list)
-    candidates = services.reassignment_candidates({s.store.region_id for s in scores})
+    wanted = {(s.store.region_id, services.WANTED_TEAM[s.zone]) for s in scores}
+    candidates = services.reassignment_candidates(wanted)
+    options = {key: candidate_options(reps) for key, reps in candidates.items()}  # a region's list, once
     rows = []
     for score in scores:
         kind = services.mismatch_kind(score)
         wanted = services.WANTED_TEAM.get(score.zone)
+        key = (score.store.region_id, wanted)
         rows.append({"score": score, "store": score.store, "kind": kind, "wanted": wanted,
-                     "candidates": candidates.get((score.store.region_id, wanted), [])})
+                     "candidates": candidates.get(key, []), "options": options.get(key, "")})
     page.object_list = rows
     return render(request, "planning/coverage.html", {"page": page})
+
+
+def candidate_options(reps) -> str:
+    """The <option>s of a region's candidates: built once per region and team rather than per store of the page."""
+    return format_html_join("", '<option value="{}">{} · {} ({})</option>', (
+        (r["username"], r["name"], r["team"],
+         ngettext("%(counter)s store", "%(counter)s stores", r["store_count"]) % {"counter": localize(r["store_count"])})
+        for r in reps
+    ))
 
 
 @login_required

@@ -33,7 +33,7 @@ def farmer(region, farmers):
 
 
 def listed(response):
-    return [(row["store"].code, row["kind"], [r.username for r in row["candidates"]])
+    return [(row["store"].code, row["kind"], [r["username"] for r in row["candidates"]])
             for row in response.context["page"].object_list]
 
 
@@ -159,3 +159,21 @@ def test_the_team_list_costs_the_same_queries_at_two_sizes(analyst, region):
     for n in range(1, 5):
         RepFactory(region=region, team=Team.objects.create(name=f"T{n}", kind="farmers", region=RegionFactory()))
     assert count() == small
+
+
+def test_each_candidate_shows_name_team_and_active_stores_once_per_region_and_team(client, supervisor, region, hunters):
+    RepFactory(username="ann", first_name="Ann", last_name="<Lee>", region=region, team=hunters)
+    busy = RepFactory(username="bo", region=region, team=hunters)
+    StoreFactory(region=region, rep=busy)
+    StoreFactory(region=region, rep=busy, active=False)  # not counted
+    farmer = RepFactory(region=region, team=Team.objects.create(name="North farmers", kind="farmers", region=region))
+    for code in ("a1", "a2"):
+        score(StoreFactory(code=code, region=region, rep=farmer), zone="attack")
+    client.force_login(supervisor)
+
+    response = client.get(reverse("coverage"))
+
+    options = ('<option value="ann">Ann &lt;Lee&gt; · North hunters (0 stores)</option>'
+               '<option value="bo">bo · North hunters (1 store)</option>')
+    assert [row["options"] for row in response.context["page"].object_list] == [options, options]
+    assert response.content.decode().count(options) == 2
