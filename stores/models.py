@@ -100,9 +100,10 @@ class StoreVisit(models.Model):
         Store, verbose_name=_("store"), on_delete=models.CASCADE, related_name="visits", db_index=False
     )
     date = models.DateField(_("date"), validators=[in_range])
+    # Lookups by rep read visit_rep_date_idx (rep, date; migration 0005), so the FK needs none of its own.
     rep = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("sales manager"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="visits",
+        on_delete=models.SET_NULL, related_name="visits", db_index=False,
     )
     total_sales = models.IntegerField(
         _("total category sales (units, all brands)"), validators=[MinValueValidator(0), MaxValueValidator(MAX_DAILY_UNITS)]
@@ -118,7 +119,7 @@ class StoreVisit(models.Model):
     suspect_confirmed = models.BooleanField(_("suspect confirmed"), default=False)
     suspect_confirmed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("confirmed by"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="+",
+        on_delete=models.SET_NULL, related_name="+", db_index=False,  # visit_confirmed_by_idx: the few confirmed
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -146,6 +147,10 @@ class StoreVisit(models.Model):
             models.Index(fields=["-date", "store"], name="visit_date_store_idx"),
             # The latest run's suspects are few; a partial index finds them without a table scan.
             models.Index(fields=["store"], condition=Q(suspect=True), name="visit_suspect_idx"),
+            # Only confirmed suspects have a confirmer: a new visit adds no entry (a user's deletion finds them here).
+            models.Index(
+                fields=["suspect_confirmed_by"], condition=Q(suspect_confirmed_by__isnull=False), name="visit_confirmed_by_idx"
+            ),
         ]
 
     def __str__(self):

@@ -22,6 +22,13 @@ def test_the_visits_keep_the_suspect_and_date_indexes_and_lose_the_store_index_t
     assert "stores_storevisit_store_id_6800e5ec" not in visits
 
 
+def test_the_visits_index_rep_with_the_date_only_and_confirmers_where_there_is_one():
+    visits = indexes("stores_storevisit")
+    by_columns = sorted(c["columns"] for c in visits.values())
+    assert ["rep_id"] not in by_columns and ["rep_id", "date"] in by_columns
+    assert by_columns.count(["suspect_confirmed_by_id"]) == 1 and "visit_confirmed_by_idx" in visits
+
+
 def test_the_audit_table_has_the_corrections_index_and_no_store_or_rep_index():
     audit = indexes("stores_historicalstorevisit")
     assert "visit_history_corrections_idx" in audit
