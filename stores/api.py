@@ -200,7 +200,7 @@ class StoreVisitFilter(filters.FilterSet):
 
 
 class StoreVisitViewSet(viewsets.ModelViewSet):
-    """Store visits. Reps log their own stores, supervisors their regions'; KA managers read."""
+    """Store visits, newest day first. Reps log their own stores, supervisors their regions'; KA managers read."""
 
     serializer_class = StoreVisitSerializer
     write_action = Action.LOG_VISITS
