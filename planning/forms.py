@@ -2,8 +2,10 @@ from datetime import date
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.utils import flatatt
 from django.utils.dates import WEEKDAYS, WEEKDAYS_ABBR
 from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from kacrm import dates
@@ -72,11 +74,39 @@ class ObjectiveForm(forms.ModelForm):
         widgets = {"due": forms.DateInput(attrs={"type": "date"})}
 
 
+class QuickSelect(forms.Select):
+    """A <select> whose options are joined in Python, as Django's templates would write them: the owners of a large
+    account are 1,100 people at 100,000 stores, which a template per option took 40-80 ms to render."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        selected = set(self.format_value(value))
+        options = format_html_join("", "<option value=\"{}\"{}>{}</option>", (
+            (key, " selected" if key in selected else "", label)
+            for key, label in ((str(choice), label) for choice, label in self.choices)
+        ))
+        return format_html("<select name=\"{}\"{}>{}</select>", name, flatatt(self.build_attrs(self.attrs, attrs)), options)
+
+
+class UsernameChoices(forms.models.ModelChoiceIterator):
+    """A user field's choices as (pk, username) rows, the label a user shows, without building each user."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        yield from self.queryset.values_list("pk", "username")
+
+
+class UserChoiceField(forms.ModelChoiceField):
+    iterator = UsernameChoices
+    widget = QuickSelect
+
+
 class ActionForm(forms.ModelForm):
     class Meta:
         model = PlanAction
         fields = ["title", "owner", "due", "status"]
         widgets = {"due": forms.DateInput(attrs={"type": "date"})}
+        field_classes = {"owner": UserChoiceField}
 
     def __init__(self, *args, owners, **kwargs):
         super().__init__(*args, **kwargs)

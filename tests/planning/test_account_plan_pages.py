@@ -111,3 +111,23 @@ def test_the_dossier_plan_section_costs_the_same_queries_at_two_sizes(client, ka
         add(n)
     BusinessReview.objects.create(plan=plan, quarter=1, date=today)
     assert count() == small
+
+
+def test_the_action_owner_list_offers_the_owner_ka_managers_supervisors_and_the_accounts_reps(client, ka1, account, region):
+    from tests.factories import RepFactory, SupervisorFactory
+
+    sup = SupervisorFactory(username="sup<1>")
+    mine, other = RepFactory(username="rep-mine", region=region), RepFactory(username="rep-other", region=region)
+    StoreFactory(account=account, region=region, rep=mine)
+    StoreFactory(region=region, rep=other)
+    client.force_login(ka1)
+
+    fresh = client.get(plan_url()).content.decode()
+    invalid = client.post(plan_url() + "?form=action", {"action-title": "", "action-owner": mine.pk}).content.decode()
+
+    options = [(ka1.pk, "ka1"), (mine.pk, "rep-mine"), (sup.pk, "sup&lt;1&gt;")]
+    assert ('<select name="action-owner" id="id_action-owner"><option value="">---------</option>'
+            + "".join(f'<option value="{pk}" selected>{name}</option>' if pk == ka1.pk else f'<option value="{pk}">{name}</option>'
+                      for pk, name in options) + "</select>") in fresh
+    assert f'<option value="{mine.pk}" selected>rep-mine</option>' in invalid
+    assert 'rep-other' not in fresh
