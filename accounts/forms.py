@@ -47,6 +47,11 @@ class ProfileForm(forms.ModelForm):
         return data
 
 
+def _choices(people):
+    """The choices a ModelChoiceField would list for these decision-makers (validation still uses its queryset)."""
+    return [(p.pk, str(p)) for p in people]
+
+
 class DecisionMakerForm(forms.ModelForm):
     class Meta:
         model = DecisionMaker
@@ -61,14 +66,18 @@ class DecisionMakerForm(forms.ModelForm):
             "interests": _text(2), "notes": _text(2),
         }
 
-    def __init__(self, *args, account, **kwargs):
+    def __init__(self, *args, account, people=None, **kwargs):
+        """`people`: the account's decision-makers by name, when the page has them already (no query for the choices)."""
         super().__init__(*args, **kwargs)
         self.instance.account = account
         colleagues = DecisionMaker.objects.filter(account=account).order_by("name")
         if self.instance.pk:
             colleagues = colleagues.exclude(pk=self.instance.pk)
-        self.fields["reports_to"].queryset = colleagues
-        self.fields["reports_to"].empty_label = _("Nobody (top of the chart)")
+        boss = self.fields["reports_to"]
+        boss.queryset = colleagues
+        boss.empty_label = _("Nobody (top of the chart)")
+        if people is not None:
+            boss.choices = [("", boss.empty_label), *_choices(p for p in people if p.pk != self.instance.pk)]
         self.fields["buying_role"].choices = [("", _("Choose a buying role")), *BuyingRole.choices]
 
 
@@ -82,10 +91,14 @@ class EventForm(forms.ModelForm):
             "kind": forms.Select(attrs={"data-event-kind": ""}),
         }
 
-    def __init__(self, *args, account, **kwargs):
+    def __init__(self, *args, account, people=None, **kwargs):
+        """`people`: as for DecisionMakerForm."""
         super().__init__(*args, **kwargs)
         self.instance.account = account
-        self.fields["decision_makers"].queryset = DecisionMaker.objects.filter(account=account).order_by("name")
+        involved = self.fields["decision_makers"]
+        involved.queryset = DecisionMaker.objects.filter(account=account).order_by("name")
+        if people is not None:
+            involved.choices = _choices(people)
         for name in ("outcome", "reason"):
             self.fields[name].widget.attrs["data-tender-only"] = ""
 

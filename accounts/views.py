@@ -233,10 +233,16 @@ def account_stores(user, account, day):
         rows = rows.annotate(score=FilteredRelation("scores", condition=Q(scores__as_of=day))).annotate(
             zone=F("score__zone"), potential=F("score__potential"), sow_pct=F("score__wallet_share") * 100,
             ms_pct=F("score__market_share") * 100, abc=F("score__abc"),
-        ).order_by(F("potential").desc(nulls_last=True), "code")
+        )
+        # Largest potential first, then the stores without one by code (the order of potential DESC NULLS LAST,
+        # code) in two queries: a LEFT JOIN from the stores made PostgreSQL join all 4,000 scores of a large account
+        # to sort them (20-45 ms at 100,000 stores), where an inner join can walk the day's scores by potential
+        # (storescore_asof_potential_idx) and stop at the 20th of the account.
+        scored = list(rows.filter(potential__isnull=False).order_by(F("potential").desc(nulls_last=True), "code")[:STORE_ROWS])
+        rest = rows.filter(potential__isnull=True).order_by("code")[:STORE_ROWS - len(scored)]
+        rows = scored + (list(rest) if len(scored) < STORE_ROWS else [])
     else:
-        rows = rows.order_by("code")
-    rows = list(rows[:STORE_ROWS])
+        rows = list(rows.order_by("code")[:STORE_ROWS])
     alerts = open_alert_counts([s.pk for s in rows])
     for store in rows:
         store.zone_label = Zone(store.zone).label if getattr(store, "zone", None) else ""
@@ -333,8 +339,8 @@ def _forms_section(account, today, may_edit, target, bound, context):
     forms = {}
     if may_edit:
         forms = {
-            "person-new": DecisionMakerForm(account=account, prefix="person-new"),
-            "event-new": EventForm(account=account, prefix="event-new", initial={"date": today}),
+            "person-new": DecisionMakerForm(account=account, prefix="person-new", people=people),
+            "event-new": EventForm(account=account, prefix="event-new", initial={"date": today}, people=people),
             "competitor-new": CompetitorForm(prefix="competitor-new", initial={"updated_on": today}),
         }
         if bound:

@@ -44,7 +44,7 @@ def count(client, url):
 
 
 @pytest.mark.parametrize("who", ["ka1", "analyst"])
-def test_the_dossier_costs_the_same_queries_for_3_and_30_stores_with_visits_and_corrections(
+def test_the_dossier_costs_no_more_queries_for_30_stores_with_visits_and_corrections_than_for_3(
     client, ka1, analyst, account, region, who
 ):
     client.force_login({"ka1": ka1, "analyst": analyst}[who])
@@ -55,7 +55,7 @@ def test_the_dossier_costs_the_same_queries_for_3_and_30_stores_with_visits_and_
     add_stores(account, region, 27)
     large, response = count(client, url)
 
-    assert small == large
+    assert large <= small  # 3 stores: the 20 rows are filled up with stores without a potential, one query more
     assert response.context["store_total"] == 30
     assert len(response.context["corrections"]) == 8  # CORRECTION_ROWS of the 30
 
