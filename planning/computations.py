@@ -65,10 +65,14 @@ def weekly_compliance(plans, visits: dict, weeks: list[date], today: date) -> di
     number per store and week: a visit on another day than planned still counts, but extra visits to one
     store do not make up for a store left out.
     """
-    result = {}
+    result, planned_by_pattern = {}, {}  # most stores share a few weekday patterns: each is counted once per week
     for store_id, rep_id, weekdays, closed_weekdays in plans:
         for week in weeks:
-            planned = planned_days(weekdays=weekdays, closed_weekdays=closed_weekdays, week=week, today=today)
+            pattern = (tuple(weekdays), tuple(closed_weekdays or ()), week)
+            planned = planned_by_pattern.get(pattern)
+            if planned is None:
+                planned = planned_by_pattern[pattern] = planned_days(
+                    weekdays=weekdays, closed_weekdays=closed_weekdays, week=week, today=today)
             logged = min(visits.get((store_id, week), 0), planned)
             total_planned, total_logged = result.get((rep_id, week), (0, 0))
             result[(rep_id, week)] = (total_planned + planned, total_logged + logged)

@@ -1,7 +1,7 @@
 from datetime import date, datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Avg, Count, ExpressionWrapper, F, FloatField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Avg, Count, DateField, ExpressionWrapper, F, FloatField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Cast, Coalesce, TruncWeek
 from django.utils import timezone
 
@@ -213,7 +213,7 @@ def weekly_compliance(*, plans, weeks: list[date], today: date) -> dict:
     first, last = min(weeks), min(max(weeks) + timedelta(days=6), today)
     counts = (
         StoreVisit.objects.filter(store__in=plans.current().values("store_id"), date__gte=first, date__lte=last)
-        .annotate(week=TruncWeek("date")).order_by().values_list("store_id", "week")
+        .annotate(week=Cast(TruncWeek("date"), DateField())).order_by().values_list("store_id", "week")
         .annotate(n=Count("*"))  # COUNT(*): an index-only scan of (store, date), no visit row read
     )
     visits = {(store_id, _as_date(week)): n for store_id, week, n in counts}
