@@ -1,4 +1,5 @@
 """Project-wide API plumbing of SPEC §7: pagination, filters, the error shape, and null for an absent value."""
+import io
 import re
 from collections.abc import Mapping
 
@@ -27,10 +28,15 @@ class JSONParser(DRFJSONParser):
     """DRF's JSON parser, plus: nesting beyond MAX_JSON_DEPTH and NUL characters in any string are a 400."""
 
     def parse(self, stream, media_type=None, parser_context=None):
+        body = stream.read() if stream is not None else b""
         try:
-            data = super().parse(stream, media_type, parser_context)
+            data = super().parse(io.BytesIO(body), media_type, parser_context)
         except RecursionError:
             raise ParseError("JSON parse error - nested too deeply.") from None
+        # In an ASCII body a parsed string holds a NUL only from a \u0000 escape (strict JSON refuses a raw control
+        # character): without one the walk checks the depth alone, over containers only. Any other body (UTF-8
+        # text, UTF-16) has every string looked at.
+        nul = not body.isascii() or b"\x00" in body or b"\\u0000" in body
         pending = [(data, 1)]
         while pending:  # iterative: a deep document must not overflow our own stack either
             value, depth = pending.pop()
@@ -40,9 +46,10 @@ class JSONParser(DRFJSONParser):
                 if "\x00" in value:
                     raise ParseError("JSON parse error - a string contains a NUL character, which no field accepts.")
             elif isinstance(value, dict):
-                pending.extend((item, depth + 1) for pair in value.items() for item in pair)
+                items = [item for pair in value.items() for item in pair] if nul else value.values()
+                pending.extend((item, depth + 1) for item in items if nul or isinstance(item, (dict, list)))
             elif isinstance(value, list):
-                pending.extend((item, depth + 1) for item in value)
+                pending.extend((item, depth + 1) for item in value if nul or isinstance(item, (dict, list)))
         return data
 
 

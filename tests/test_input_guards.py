@@ -58,6 +58,20 @@ def test_a_nul_byte_in_a_page_form_is_a_400_and_nothing_is_stored(client, rep, m
     assert StoreVisit.objects.count() == 0
 
 
+@pytest.mark.parametrize(("body", "content_type", "nul"), [
+    ('[{"store": "mine", "notes": "café \\u0000"}]'.encode(), "application/json", True),  # in UTF-8 text
+    ('[{"store": "mine", "no\\u0000tes": "x"}]'.encode(), "application/json", True),  # in a key
+    ('[{"store": "mine", "notes": "\\u0000"}]'.encode("utf-16"), "application/json; charset=utf-16", True),
+    ('[{"store": "mine", "notes": "\\\\u0000"}]'.encode(), "application/json", False),  # a backslash, then "u0000"
+])
+def test_a_nul_in_a_bulk_body_is_found_in_any_encoding_and_key(rep, my_store, body, content_type, nul):
+    response = client_for(rep).generic("POST", "/api/v1/visits/bulk/", body, content_type=content_type)
+
+    assert response.status_code == 400
+    assert ("NUL" in str(response.json())) is nul  # otherwise an ordinary field error: the date is missing
+    assert StoreVisit.objects.count() == 0
+
+
 @pytest.mark.parametrize("url", ["/api/v1/visits/", "/api/v1/visits/bulk/"])
 def test_deeply_nested_json_is_a_400(rep, url):
     response = client_for(rep).generic("POST", url, DEEP, content_type="application/json")
