@@ -224,7 +224,7 @@ def listed_visits(user):
     visits = StoreVisit.objects.visible_to(user)
     if visits.query.has_filters():  # not every store
         fewest, most = LISTED_STORE_IDS
-        ids = list(Store.objects.visible_to(user).values_list("pk", flat=True)[:most + 1])
+        ids = list(Store.objects.visible_to(user).order_by().values_list("pk", flat=True)[:most + 1])
         if fewest <= len(ids) <= most:
             visits = StoreVisit.objects.filter(store_id__in=ids)
     return visits.select_related("store", "rep")
