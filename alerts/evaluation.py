@@ -15,7 +15,7 @@ from .models import Alert, FollowUp, PendingEvaluation
 from .notify import notify_opened
 from .readings import STORE_BATCH, batches, compute_readings
 
-DELETE_BATCH = 400  # (store, requested_at) pairs per DELETE, two parameters each
+DELETE_BATCH = STORE_BATCH  # row ids per DELETE
 SAVE_BATCH = 1000
 
 
@@ -180,31 +180,31 @@ def latest_visit_days(store_ids) -> dict:
 def evaluate_pending(*, store_ids=None) -> Outcome:
     """Evaluate the pending stores (of `store_ids`, or all) at their latest visit date and clear their rows.
 
-    A row is deleted only if nobody requested the store again meanwhile (same `requested_at`), so a
-    visit saved during the evaluation is evaluated by its own task or the next sweep.
+    Only the rows read before the evaluation are deleted: they were committed before it read the
+    visits. A visit saved during the evaluation brings a row of its own, left for its own task or the
+    next sweep.
     """
     outcome = Outcome()
     params = AnalyticsSettings.current()
-    pending = PendingEvaluation.objects.order_by("store_id")
+    pending = PendingEvaluation.objects.order_by()
     if store_ids is not None:
         pending = pending.filter(store_id__in=sorted(set(store_ids)))
     after = 0
     while True:
-        rows = list(pending.filter(store_id__gt=after).values_list("store_id", "requested_at")[:STORE_BATCH])
-        if not rows:
+        stores = list(pending.filter(store_id__gt=after).order_by("store_id").values_list("store_id", flat=True)
+                      .distinct()[:STORE_BATCH])
+        if not stores:
             return outcome
-        after = rows[-1][0]
+        after = stores[-1]
+        rows = list(pending.filter(store_id__in=stores).values_list("pk", flat=True))
         by_day = {}
-        for store_id, day in latest_visit_days([r[0] for r in rows]).items():
+        for store_id, day in latest_visit_days(stores).items():
             by_day.setdefault(day, []).append(store_id)
         with transaction.atomic():
             for day, ids in sorted(by_day.items()):
                 outcome.add(evaluate_stores(t=day, store_ids=ids, params=params))
             for chunk in batches(rows, DELETE_BATCH):
-                handled = Q()
-                for store_id, requested_at in chunk:
-                    handled |= Q(store_id=store_id, requested_at=requested_at)
-                PendingEvaluation.objects.filter(handled).delete()
+                PendingEvaluation.objects.filter(pk__in=chunk).delete()
 
 
 def evaluate_nightly(*, as_of: date) -> Outcome | None:

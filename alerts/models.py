@@ -147,13 +147,15 @@ class Notification(models.Model):
 
 
 class PendingEvaluation(models.Model):
-    """A store whose visits changed and whose evaluation has not run yet.
+    """A request to evaluate a store whose visits changed, not handled yet.
 
     Written in the visit's transaction, so it survives a broker outage; the task that evaluates the
-    store deletes it, and the periodic sweep and the nightly run pick up what is left.
+    store deletes the rows it read, and the periodic sweep and the nightly run pick up what is left.
+    Insert-only: a store may have several rows, so concurrent batches of the same stores never wait
+    for each other's row (an upsert of one row per store held it until commit: 30 ms of a batch).
     """
 
-    store = models.OneToOneField("stores.Store", verbose_name=_("store"), on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey("stores.Store", verbose_name=_("store"), on_delete=models.CASCADE, related_name="+")
     requested_at = models.DateTimeField(_("requested"))
 
     class Meta:

@@ -121,7 +121,7 @@ def test_when_the_task_cannot_be_published_the_pending_row_waits_for_the_sweep(r
     with django_capture_on_commit_callbacks(execute=True):
         response = client_for(rep).post("/api/v1/visits/", {"store": "mine", "date": day(34), "total_sales": 100, "own_sales": 18})
     assert response.status_code == 201
-    assert (Alert.objects.count(), PendingEvaluation.objects.count()) == (0, 1)
+    assert (Alert.objects.count(), PendingEvaluation.objects.values("store").distinct().count()) == (0, 1)  # stores pending
     monkeypatch.undo()
 
     tasks.evaluate_pending_task.delay()  # the beat sweep: every pending store
@@ -130,21 +130,25 @@ def test_when_the_task_cannot_be_published_the_pending_row_waits_for_the_sweep(r
     assert PendingEvaluation.objects.count() == 0
 
 
-def test_a_pending_row_requested_again_during_an_evaluation_is_kept(store, monkeypatch):
+def test_a_store_requested_again_during_an_evaluation_stays_pending(store, monkeypatch):
     low_history(store, last=34)
     publish.request_evaluation(store_ids=[store.pk])
-    original = PendingEvaluation.objects.get()
+    publish.request_evaluation(store_ids=[store.pk])  # two batches: two rows, both handled by one evaluation
     evaluate = evaluation.evaluate_stores
+    again = []
 
     def requested_again(**kwargs):  # another visit is saved while the evaluation runs
-        PendingEvaluation.objects.filter(pk=original.pk).update(requested_at=original.requested_at.replace(year=2100))
+        again.append(publish.request_evaluation(store_ids=[store.pk]))
         return evaluate(**kwargs)
 
     monkeypatch.setattr(evaluation, "evaluate_stores", requested_again)
     evaluation.evaluate_pending()
 
-    assert PendingEvaluation.objects.count() == 1
+    assert len(again) == 1 and PendingEvaluation.objects.count() == 1  # the request made meanwhile is kept
     assert Alert.objects.count() == 1
+    monkeypatch.undo()
+    evaluation.evaluate_pending()
+    assert PendingEvaluation.objects.count() == 0 and Alert.objects.count() == 1
 
 
 def test_the_nightly_run_evaluates_pending_stores_at_their_latest_visit(store, region, share):

@@ -154,8 +154,8 @@ def test_a_resent_batch_changes_no_visit_and_adds_no_audit_row(rep, my_store):
     assert StoreVisit.audit.count() == audit
 
 
-def test_a_batch_records_one_pending_evaluation_per_store_and_renews_a_pending_one(rep, region, my_store,
-                                                                                   django_capture_on_commit_callbacks):
+def test_a_batch_records_one_pending_evaluation_per_store_beside_those_already_pending(rep, region, my_store,
+                                                                                      django_capture_on_commit_callbacks):
     other = StoreFactory(code="other", rep=rep, region=region)
     untouched = StoreFactory(code="untouched", rep=rep, region=region)
     earlier = timezone.now() - dt.timedelta(hours=1)
@@ -166,8 +166,8 @@ def test_a_batch_records_one_pending_evaluation_per_store_and_renews_a_pending_o
         response = bulk(rep, [item(day=2), item("other", day=2), item(day=1)])
 
     assert response.json() == {"created": 3, "updated": 0}
-    pending = dict(PendingEvaluation.objects.values_list("store__code", "requested_at"))
-    assert sorted(pending) == ["mine", "other", "untouched"]
-    assert pending["untouched"] == earlier
-    assert pending["mine"] > earlier and pending["other"] == pending["mine"]
+    pending = sorted(PendingEvaluation.objects.values_list("store__code", "requested_at"))
+    assert [code for code, _ in pending] == ["mine", "mine", "other", "untouched"]  # insert-only: one row per request
+    (_, first), (_, new), (_, other_at), (_, untouched_at) = pending
+    assert first == untouched_at == earlier and new > earlier and other_at == new
     assert [(c.func.__name__, c.args) for c in callbacks] == [("publish_evaluation", ([my_store.pk, other.pk],))]
