@@ -155,7 +155,12 @@ class PendingEvaluation(models.Model):
     for each other's row (an upsert of one row per store held it until commit: 30 ms of a batch).
     """
 
-    store = models.ForeignKey("stores.Store", verbose_name=_("store"), on_delete=models.CASCADE, related_name="+")
+    # A work queue, not data: no database constraint, whose check would lock each store once more per visit a
+    # bulk batch writes; Django still deletes a store's rows with the store, and an evaluation of a store that is
+    # gone finds no visits.
+    store = models.ForeignKey(
+        "stores.Store", verbose_name=_("store"), on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     requested_at = models.DateTimeField(_("requested"))
 
     class Meta:

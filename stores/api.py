@@ -8,7 +8,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from kacrm import dates
+from kacrm import dates, db
 from kacrm.api import ModelSerializer, Serializer
 from accounts.models import KeyAccount
 from org.access import Action
@@ -270,11 +270,12 @@ class StoreVisitViewSet(viewsets.ModelViewSet):
                 status=status.HTTP_400_BAD_REQUEST,
             )
         codes = {item.get("store") for item in items if isinstance(item, dict) and isinstance(item.get("store"), str)}
-        # Plain tuples, not model instances: 1000 Store objects cost ~10 ms of a request.
+        # Plain tuples, not model instances: 1000 Store objects cost ~10 ms of a request; the 1000 codes bound
+        # server-side, not quoted into the text (~4 ms).
         stores = {
             code: services.StoreKey(pk, rep_id)
-            for code, pk, rep_id in Store.objects.visible_to(request.user).filter(active=True, code__in=codes)
-            .values_list("code", "id", "rep_id")
+            for code, pk, rep_id in db.rows(Store.objects.visible_to(request.user).filter(active=True, code__in=codes)
+                                            .values_list("code", "id", "rep_id"))
         }
         context = {"stores": stores, "today": timezone.localdate()}
         # One serializer instance for every item: DRF deep-copies the declared fields for each new

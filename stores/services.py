@@ -4,15 +4,13 @@ Validation errors are Django ValidationErrors keyed by field; the API turns them
 """
 from typing import NamedTuple
 
-import psycopg
-
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kacrm import tallies
+from kacrm import db, tallies
 
 from .models import Store, StoreVisit, StoreVisitCount
 from .signals import visits_saved
@@ -198,13 +196,8 @@ def _upsert_unnest(*, user, visits, now) -> tuple[int, int]:
         *([v.get(f) for v in visits] for f in ["total_sales", "own_sales", "display_ok", "promotion_ok", "staff_ok"]),
         [v.get("notes", "") for v in visits],
     ]
-    # Server-side binding: Django's psycopg cursors quote the parameters into the statement's text (~8 ms of a
-    # batch's Python for 9,000 values, and a new text for PostgreSQL to parse each time); this one sends them apart,
-    # and psycopg prepares the constant statement once a connection has run it a few times. In Django's wrapper, so
-    # query logging and execute wrappers see it.
-    connection.ensure_connection()
-    wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
-    with wrap(psycopg.Cursor(connection.connection)) as cursor:
+    # Bound server-side: client-side, psycopg quoted the 9,000 values into the text, ~8 ms of a batch's Python.
+    with db.server_bound_cursor() as cursor:
         cursor.execute(_upsert_unnest_audited_sql(), [now, now, *columns, now, BULK_CHANGE_REASON, user.pk])
         rows = cursor.fetchall()
     created = sum(1 for (inserted,) in rows if inserted)

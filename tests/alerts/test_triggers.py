@@ -197,3 +197,13 @@ def test_the_nightly_beat_task_runs_the_evaluation_after_the_recompute(store):
     recompute_task.delay(as_of=day(40).isoformat())
 
     assert list(Alert.objects.values_list("store__code", "opened_on")) == [("mine", day(40))]
+
+
+def test_a_deleted_store_takes_its_pending_evaluations_with_it(store, region):
+    kept = StoreFactory(region=region)
+    publish.request_evaluation(store_ids=[store.pk, kept.pk])
+    publish.request_evaluation(store_ids=[store.pk])
+
+    store.delete()
+
+    assert list(PendingEvaluation.objects.values_list("store_id", flat=True)) == [kept.pk]

@@ -104,6 +104,14 @@ def test_bad_items_get_the_serializers_field_errors_by_index(rep, my_store, thei
     assert PendingEvaluation.objects.count() == 0
 
 
+def test_a_batch_without_one_store_code_gets_field_errors(rep, my_store):
+    response = bulk(rep, [{"date": "2026-11-20"}, {"store": 7, "date": "2026-11-20", "total_sales": 1, "own_sales": 0}])
+
+    assert response.status_code == 400
+    assert [sorted(e["errors"]) for e in response.json()["errors"]] == [["own_sales", "store", "total_sales"], ["store"]]
+    assert StoreVisit.objects.count() == 0
+
+
 def test_a_rep_may_not_write_another_reps_store_even_in_the_common_shape(rep, my_store, their_store):
     response = bulk(rep, [item(), item(store="theirs")])
 
