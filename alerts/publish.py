@@ -5,6 +5,8 @@ from functools import partial
 from django.db import connection, transaction
 from django.utils import timezone
 
+from kacrm import db
+
 from .models import PendingEvaluation
 from .readings import STORE_BATCH
 
@@ -24,9 +26,9 @@ def request_evaluation(*, store_ids) -> None:
     if connection.vendor == "postgresql":
         # One array parameter and no RETURNING: bulk_create built a model per store, bound two
         # parameters each and read every id back, ~30 ms of a 1000-visit bulk request.
-        with connection.cursor() as cursor:
+        with db.server_bound_cursor() as cursor:  # the ids dumped binary, not quoted into the text
             cursor.execute(
-                f"INSERT INTO {PendingEvaluation._meta.db_table} (store_id, requested_at) SELECT unnest(%s::bigint[]), %s",
+                f"INSERT INTO {PendingEvaluation._meta.db_table} (store_id, requested_at) SELECT unnest(%b::bigint[]), %s",
                 [ids, now],
             )
     else:
@@ -42,7 +44,10 @@ def publish_evaluation(store_ids) -> bool:
 
     try:
         # No retries: an unreachable broker fails at once instead of holding the request.
-        evaluate_pending_task.apply_async(kwargs={"store_ids": list(store_ids)}, retry=False)
+        # kwargsrepr: Celery would otherwise repr() every id into the message's headers for its logs.
+        evaluate_pending_task.apply_async(
+            kwargs={"store_ids": list(store_ids)}, kwargsrepr=f"{{'store_ids': <{len(store_ids)} stores>}}", retry=False
+        )
     except Exception as exc:  # kombu OperationalError, redis ConnectionError, OSError, ...
         log.warning("Alert evaluation of %d store(s) not queued (%r); the sweep will run it.", len(store_ids), exc)
         return False

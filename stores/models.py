@@ -129,8 +129,11 @@ class StoreVisit(models.Model):
     # Read by the dossier for corrections only (stores.audit, by store) and by visit id: the audit table keeps the
     # id and history indexes and a partial index on corrections (migration 0007), not one per foreign key, which
     # a bulk batch of 1000 visits of 1000 stores and reps updated at 1000 random pages each.
+    # The audit rows keep no database constraint on the user either, like those on the store and reps: a check per row
+    # of every bulk batch, for a reference Django already sets to NULL if a user is deleted.
     audit = HistoricalRecords(
-        verbose_name=_("historical store visit"), no_db_index=["store", "rep", "suspect_confirmed_by"]
+        verbose_name=_("historical store visit"), no_db_index=["store", "rep", "suspect_confirmed_by"],
+        user_db_constraint=False,
     )
 
     class Meta:

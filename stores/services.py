@@ -166,7 +166,7 @@ def _upsert_unnest_sql() -> str:
     columns = ["store_id", "date", "rep_id", *VISIT_FIGURES]
     changed = " OR ".join(f"{table}.{c} IS DISTINCT FROM excluded.{c}" for c in VISIT_FIGURES)
     updates = ", ".join(f"{c} = excluded.{c}" for c in VISIT_FIGURES)
-    arrays = ", ".join(f"%s::{t}[]" for t in _UNNEST_TYPES)
+    arrays = ", ".join(f"%b::{t}[]" for t in _UNNEST_TYPES)  # %b: psycopg dumps the lists binary, without quoting
     return (
         f"INSERT INTO {table} ({', '.join(columns)}, suspect, suspect_confirmed, created_at, updated_at) "
         f"SELECT u.*, FALSE, FALSE, %s, %s FROM unnest({arrays}) AS u({', '.join(columns)}) "
