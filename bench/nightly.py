@@ -82,6 +82,15 @@ def copy_world(url: str) -> str:
         if comment:
             conn.execute(psycopg.sql.SQL("COMMENT ON DATABASE {} IS {}").format(
                 psycopg.sql.Identifier(copy), psycopg.sql.Literal(comment)))
+    # The copy's files are new to the page cache: read them once (pg_prewarm 'read': the OS cache, not
+    # shared_buffers), so that the runs and the bare GROUP BY meet the table as a server that runs every night
+    # holds it, not as a disk (a cold copy made one GROUP BY 29 s against 3 s warm).
+    with psycopg.connect(f"{base}/{copy}", autocommit=True) as conn:
+        started = time.perf_counter()
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+        conn.execute("SELECT sum(pg_prewarm(c.oid::regclass, 'read')) FROM pg_class c "
+                     "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i')")
+        print(f"copy read into the page cache in {time.perf_counter() - started:.1f} s", flush=True)
     return f"{base}/{copy}"
 
 
